@@ -1,0 +1,79 @@
+"""One validated settings object for the whole of shelf.
+
+Values come from keyword arguments (the CLI flags), then ``SHELF_*`` environment variables,
+then defaults. Unknown keys are rejected rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of a shelf installation."""
+
+    model_config = SettingsConfigDict(env_prefix="SHELF_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("shelf-data"),
+        description="Directory for the embedded database, the pseudonymisation key, "
+        "indexes and model artifacts (SHELF_DATA_DIR, --data-dir).",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store (SHELF_DB_URL). Default: SQLite at "
+        "<data_dir>/shelf.db. Use postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    host: str = Field(
+        default="127.0.0.1", description="Address `shelf serve` binds to (SHELF_HOST, --host)."
+    )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="Port of `shelf serve` (SHELF_PORT, --port)."
+    )
+    import_batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Rows per batch when importing files."
+    )
+    max_request_items: int = Field(
+        default=10_000, ge=1, description="Most records accepted in one POST /items or /events."
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("db_url must be a sqlite:// or postgresql:// SQLAlchemy URL")
+        return value
+
+    @property
+    def store_url(self) -> str:
+        """The effective store URL."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'shelf.db').resolve()}"
+
+    @property
+    def key_path(self) -> Path:
+        """Where the pseudonymisation key lives."""
+        return self.data_dir / "pseudonym.key"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (non-None) overrides on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Recommendations: the Recommender contract, the models, the fallback chain, explanations."""

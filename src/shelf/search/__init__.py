@@ -1,0 +1,1 @@
+"""Product search: lexical and semantic retrieval, query understanding, learned re-ranking."""

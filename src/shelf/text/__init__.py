@@ -1,0 +1,1 @@
+"""Text processing: tokenisation and pretrained encoders."""
