@@ -199,9 +199,7 @@ class Item(BaseModel):
         default_factory=list, description="Category path from the root, e.g. ['Tools', 'Drills']."
     )
     brand: OptionalText = None
-    price: Annotated[float | None, BeforeValidator(_price), Field(ge=0, allow_inf_nan=False)] = (
-        None
-    )
+    price: Annotated[float | None, BeforeValidator(_price), Field(ge=0, allow_inf_nan=False)] = None
     currency: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "USD")] = "USD"
     attributes: Annotated[dict[str, AttributeValue], BeforeValidator(_attributes)] = Field(
         default_factory=dict
@@ -247,7 +245,10 @@ class Event(BaseModel):
 
     event_id: Annotated[str | None, BeforeValidator(lambda v: _blank_to_none(v))] = None
     user_id: Identifier
-    item_id: Annotated[str | None, BeforeValidator(lambda v: _identifier(v) if _blank_to_none(v) is not None else None)] = None  # noqa: E501
+    item_id: Annotated[
+        str | None,
+        BeforeValidator(lambda v: _identifier(v) if _blank_to_none(v) is not None else None),
+    ] = None
     type: EventType
     value: Annotated[
         float | None, BeforeValidator(_optional_number), Field(allow_inf_nan=False)

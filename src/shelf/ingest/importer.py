@@ -1,0 +1,280 @@
+"""Importing files of items and events into the store, and storing events from HTTP.
+
+A file is imported in one transaction, streamed in batches (memory stays bounded). By default a
+file with any invalid row imports nothing: the transaction rolls back and the error names each
+bad row, field and reason. With ``skip_invalid`` the valid rows are stored and the rejects are
+written, with their reasons, to a JSON Lines file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from shelf.catalog import Event, Item, parse_event, parse_item
+from shelf.errors import ImportRejected, Rejection, ValidationError
+from shelf.ingest.pseudonym import Pseudonymizer
+from shelf.ingest.readers import FileFormat, detect_format, read_records
+from shelf.store.base import Store, StoredEvent
+
+ProgressCallback = Callable[[int], None]
+MAX_REJECTIONS_SHOWN = 20
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    source: str
+    kind: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    seconds: float = 0.0
+    rejects_path: Path | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+
+def dedup_key(event: Event, user_key: str, timestamp_ms: int) -> str:
+    """The idempotency key: the event id if given, else user, item, type and time."""
+    if event.event_id is not None:
+        material = "id\x00" + event.event_id
+    else:
+        material = f"ev\x00{user_key}\x00{event.item_id}\x00{event.type.value}\x00{timestamp_ms}"
+    return hashlib.blake2b(material.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def to_stored(event: Event, pseudonymizer: Pseudonymizer) -> StoredEvent:
+    """The event as the store keeps it: pseudonymous user, epoch-millisecond time."""
+    user_key = pseudonymizer.pseudonym(event.user_id)
+    timestamp_ms = int(event.timestamp.timestamp() * 1000)
+    return StoredEvent(
+        dedup_key(event, user_key, timestamp_ms),
+        user_key,
+        event.item_id,
+        event.type.value,
+        timestamp_ms,
+        event.value,
+        event.session_id,
+        event.query,
+        event.event_id,
+    )
+
+
+def store_events(
+    store: Store,
+    pseudonymizer: Pseudonymizer,
+    events: Sequence[Event],
+    *,
+    source: str = "request",
+) -> tuple[int, int]:
+    """Store a batch of events atomically; return ``(stored, duplicates)``.
+
+    Raises a ValidationError naming the first row (1-based) whose item is not in the catalog;
+    then nothing is stored.
+    """
+    stored_events = [to_stored(e, pseudonymizer) for e in events]
+    with store.transaction() as conn:
+        known = store.existing_item_ids({e.item_id for e in events if e.item_id}, conn)
+        for row, event in enumerate(events, start=1):
+            if event.item_id is not None and event.item_id not in known:
+                raise ValidationError(
+                    f"item {event.item_id!r} is not in the catalog",
+                    field="item_id",
+                    row=row,
+                    source=source,
+                )
+        stored = store.add_events(_unique(stored_events), conn)
+    return stored, len(events) - stored
+
+
+def _unique(events: Sequence[StoredEvent]) -> list[StoredEvent]:
+    seen: set[str] = set()
+    out = []
+    for e in events:
+        if e.dedup_key not in seen:
+            seen.add(e.dedup_key)
+            out.append(e)
+    return out
+
+
+Batch = list[tuple[int, Any, dict[str, Any]]]
+
+
+class _Rejects:
+    """Collects rejected rows: a few kept for the error message, all written if asked."""
+
+    def __init__(self, report: ImportReport, handle: IO[str] | None) -> None:
+        self.report = report
+        self.handle = handle
+
+    def add(self, row: int, error: ValidationError, record: Any = None) -> None:
+        self.report.invalid += 1
+        rejection = Rejection(row=row, field=error.field, reason=error.reason)
+        if len(self.report.rejections) < MAX_REJECTIONS_SHOWN:
+            self.report.rejections.append(rejection)
+        if self.handle is not None:
+            entry = {"row": row, "field": error.field, "reason": error.reason, "record": record}
+            self.handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+
+def _parsed_batches(
+    path: Path,
+    fmt: FileFormat,
+    parse: Callable[[dict[str, Any]], Any],
+    rejects: _Rejects,
+    batch_size: int,
+    progress: ProgressCallback | None,
+) -> Iterator[Batch]:
+    batch: Batch = []
+    for row, record in read_records(path, fmt):
+        rejects.report.read += 1
+        if isinstance(record, ValidationError):
+            rejects.add(row, record)
+        else:
+            try:
+                batch.append((row, parse(record), record))
+            except ValidationError as exc:
+                rejects.add(row, exc, record)
+        if len(batch) >= batch_size:
+            yield batch
+            if progress is not None:
+                progress(rejects.report.read)
+            batch = []
+    if batch:
+        yield batch
+    if progress is not None:
+        progress(rejects.report.read)
+
+
+StoreBatch = Callable[[Any, Batch, _Rejects], tuple[int, int]]
+
+
+def _run_import(
+    kind: str,
+    store: Store,
+    path: Path,
+    fmt: str | None,
+    skip_invalid: bool,
+    rejects_path: Path | None,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    parse: Callable[[dict[str, Any]], Any],
+    store_batch: StoreBatch,
+) -> ImportReport:
+    file_format = detect_format(path, fmt)
+    if not path.is_file():
+        raise ValidationError("no such file", source=str(path))
+    report = ImportReport(source=str(path), kind=kind)
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        handle = None
+        if skip_invalid and rejects_path is not None:
+            rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(rejects_path.open("w", encoding="utf-8"))
+            report.rejects_path = rejects_path
+        rejects = _Rejects(report, handle)
+        with store.transaction() as conn:
+            batches = _parsed_batches(path, file_format, parse, rejects, batch_size, progress)
+            for batch in batches:
+                stored, duplicates = store_batch(conn, batch, rejects)
+                report.stored += stored
+                report.duplicates += duplicates
+            if report.invalid and not skip_invalid:
+                # Leaving the block with an exception rolls the whole file back.
+                raise ImportRejected(str(path), report.rejections, report.invalid)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def import_items(
+    store: Store,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    batch_size: int = 5000,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Upsert the items of a CSV, JSONL or Parquet file. Later rows win over earlier ones."""
+
+    def store_batch(conn: Any, batch: Batch, rejects: _Rejects) -> tuple[int, int]:
+        if rejects.report.invalid and not skip_invalid:
+            return 0, 0
+        latest: dict[str, Item] = {}
+        for _row, item, _record in batch:
+            latest[item.item_id] = item
+        store.upsert_items(list(latest.values()), conn)
+        return len(latest), len(batch) - len(latest)
+
+    return _run_import(
+        "items",
+        store,
+        path,
+        fmt,
+        skip_invalid,
+        rejects_path,
+        batch_size,
+        progress,
+        parse_item,
+        store_batch,
+    )
+
+
+def import_events(
+    store: Store,
+    pseudonymizer: Pseudonymizer,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    batch_size: int = 5000,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Append the events of a file; events already stored (same dedup key) are skipped.
+
+    Events naming an item that is not in the catalog are rejected.
+    """
+
+    def store_batch(conn: Any, batch: Batch, rejects: _Rejects) -> tuple[int, int]:
+        known = store.existing_item_ids({e.item_id for _, e, _ in batch if e.item_id}, conn)
+        valid: list[StoredEvent] = []
+        for row, event, record in batch:
+            if event.item_id is not None and event.item_id not in known:
+                error = ValidationError(
+                    f"item {event.item_id!r} is not in the catalog", field="item_id"
+                )
+                rejects.add(row, error, record)
+            else:
+                valid.append(to_stored(event, pseudonymizer))
+        if rejects.report.invalid and not skip_invalid:
+            return 0, 0  # the file will be rolled back: stop writing, keep validating
+        unique = _unique(valid)
+        stored = store.add_events(unique, conn)
+        return stored, len(valid) - stored
+
+    return _run_import(
+        "events",
+        store,
+        path,
+        fmt,
+        skip_invalid,
+        rejects_path,
+        batch_size,
+        progress,
+        parse_event,
+        store_batch,
+    )

@@ -1,0 +1,160 @@
+"""The FastAPI application: catalog, events, users and stats routes, plus the stage routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shelf import __version__
+from shelf.engine import Engine
+from shelf.serve import errors
+from shelf.serve.schemas import (
+    ErrorEnvelope,
+    EventsAck,
+    EventsIn,
+    Health,
+    ItemOut,
+    ItemPageOut,
+    ItemsAck,
+    ItemsIn,
+    Stats,
+    UserDeleted,
+)
+
+router = APIRouter()
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope} for code in (404, 413, 422, 500)
+}
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.get("/health", response_model=Health, tags=["service"])
+def health() -> Health:
+    """Liveness: the service is up."""
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/stats", response_model=Stats, tags=["service"])
+def stats(request: Request) -> Stats:
+    """Counts of items, users and events by type; the serving models."""
+    return Stats(stats=engine_of(request).stats())
+
+
+@router.get("/items/{item_id}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"])
+def get_item(request: Request, item_id: Annotated[str, Path(max_length=256)]) -> ItemOut:
+    """One item by id."""
+    return ItemOut(item=engine_of(request).get_item(item_id))
+
+
+@router.get("/items", response_model=ItemPageOut, responses=ERROR_RESPONSES, tags=["catalog"])
+def list_items(
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    category: Annotated[
+        str | None, Query(max_length=1000, description="Category path prefix, 'A > B'.")
+    ] = None,
+    brand: Annotated[str | None, Query(max_length=256)] = None,
+) -> ItemPageOut:
+    """Items in id order, optionally under a category path prefix or of one brand."""
+    page = engine_of(request).store.list_items(
+        offset=offset, limit=limit, category=category, brand=brand
+    )
+    return ItemPageOut(items=page.items, total=page.total, offset=offset, limit=limit)
+
+
+@router.post("/items", response_model=ItemsAck, responses=ERROR_RESPONSES, tags=["catalog"])
+def post_items(request: Request, body: ItemsIn) -> ItemsAck:
+    """Upsert a batch of items by id (all or none)."""
+    return ItemsAck(upserted=engine_of(request).add_items(body.items))
+
+
+@router.post("/events", response_model=EventsAck, responses=ERROR_RESPONSES, tags=["events"])
+def post_events(request: Request, body: EventsIn) -> EventsAck:
+    """Append a batch of events; returns once they are durably stored (all or none).
+
+    Events already stored (same ``event_id``, or same user, item, type and timestamp) are
+    counted as duplicates and not stored again. User ids are pseudonymised before storage.
+    """
+    stored, duplicates = engine_of(request).add_events(body.events)
+    return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates)
+
+
+@router.delete(
+    "/users/{user_id}", response_model=UserDeleted, responses=ERROR_RESPONSES, tags=["privacy"]
+)
+def delete_user(request: Request, user_id: Annotated[str, Path(max_length=256)]) -> UserDeleted:
+    """Forget a user: their events and live state are deleted."""
+    return UserDeleted(events_deleted=engine_of(request).delete_user(user_id))
+
+
+class BodyLimit:
+    """Rejects request bodies over ``max_bytes`` with 413, before they are parsed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.envelope(413, f"request body larger than {self.max_bytes} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+StageRouterHook = Callable[[FastAPI], Awaitable[None] | None]
+
+
+def create_app(engine: Engine) -> FastAPI:
+    """The service over ``engine``. The caller owns the engine (and closes it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = engine
+        yield
+
+    app = FastAPI(
+        title="shelf",
+        version=__version__,
+        description="Product search and recommendations for an online store.",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    errors.install(app)
+    app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=engine.settings.max_body_bytes)
+    return app

@@ -1,0 +1,90 @@
+"""One JSON error envelope for every error the service returns.
+
+``{"ok": false, "error": {"status": 422, "type": "validation_error", "message": "...",
+"details": [{"row": 3, "field": "price", "reason": "..."}]}}``
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shelf.errors import ShelfError, ValidationError
+
+log = logging.getLogger("shelf.serve")
+
+_TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+          415: "unsupported_media_type", 422: "validation_error", 500: "internal_error",
+          503: "unavailable"}  # fmt: skip
+
+
+def envelope(
+    status: int, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "ok": False,
+        "error": {
+            "status": status,
+            "type": _TYPES.get(status, "error"),
+            "message": message,
+            "details": details or [],
+        },
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
+    """Row (1-based, within the batch), field and reason of one pydantic error."""
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] in ("body", "query", "path"):
+        loc = loc[1:]
+    reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "json_invalid":
+        return {"row": None, "field": None, "reason": f"malformed JSON: {reason}"}
+    row = None
+    if len(loc) >= 2 and loc[0] in ("items", "events") and isinstance(loc[1], int):
+        row = loc[1] + 1
+        loc = loc[2:]
+    field = ".".join(str(p) for p in loc) or None
+    if field is None and row is not None and ": " in reason:
+        # Model-level checks name their field as "field: reason".
+        field, reason = reason.split(": ", 1)
+    if error.get("type") == "missing":
+        reason = "is required"
+    elif error.get("type") == "extra_forbidden":
+        reason = "is not a known field"
+    return {"row": row, "field": field, "reason": reason}
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through the envelope."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [_detail_from_pydantic(dict(e)) for e in exc.errors()]
+        first = details[0] if details else {"reason": "invalid request"}
+        where = ", ".join(f"{k} {first[k]}" for k in ("row", "field") if first.get(k) is not None)
+        message = f"{where}: {first['reason']}" if where else str(first["reason"])
+        return envelope(422, message, details)
+
+    @app.exception_handler(ValidationError)
+    async def _shelf_validation(_request: Request, exc: ValidationError) -> JSONResponse:
+        return envelope(422, exc.describe(), [exc.to_dict()])
+
+    @app.exception_handler(ShelfError)
+    async def _shelf(_request: Request, exc: ShelfError) -> JSONResponse:
+        return envelope(exc.status_code, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return envelope(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return envelope(500, "internal error")

@@ -1,0 +1,77 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shelf.catalog import Event, Item
+
+MAX_BATCH = 10_000
+
+
+class ItemsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Item] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class EventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Ack(BaseModel):
+    ok: bool = True
+
+
+class ItemsAck(Ack):
+    upserted: int
+
+
+class EventsAck(Ack):
+    received: int
+    stored: int = Field(description="Events newly stored (durably, before this response).")
+    duplicates: int = Field(description="Events already stored before (same dedup key).")
+
+
+class ItemOut(Ack):
+    item: Item
+
+
+class ItemPageOut(Ack):
+    items: list[Item]
+    total: int
+    offset: int
+    limit: int
+
+
+class Health(Ack):
+    status: str
+    version: str
+
+
+class Stats(Ack):
+    stats: dict[str, Any]
+
+
+class UserDeleted(Ack):
+    events_deleted: int
+
+
+class ErrorDetail(BaseModel):
+    row: int | None = None
+    field: str | None = None
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    type: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorEnvelope(BaseModel):
+    ok: bool = False
+    error: ErrorBody

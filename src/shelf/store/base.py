@@ -1,0 +1,98 @@
+"""The store interface every backend implements, and the records it keeps.
+
+Items are upserted by id. Events are append-only and idempotent: each carries a dedup key
+(its ``event_id`` if it has one, otherwise a hash of user, item, type and time), and an event
+whose key is already stored is ignored. Users are known only by their pseudonymous key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from shelf.catalog import Item
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store keeps it: pseudonymous user, times in epoch milliseconds."""
+
+    dedup_key: str
+    user_key: str
+    item_id: str | None
+    type: str
+    timestamp_ms: int
+    value: float | None = None
+    session_id: str | None = None
+    query: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """All events as columns, in time order: what training reads."""
+
+    user_key: np.ndarray  # object (str)
+    item_id: np.ndarray  # object (str or None)
+    type: np.ndarray  # object (str)
+    timestamp_ms: np.ndarray  # int64
+    value: np.ndarray  # float64, NaN where absent
+    session_id: np.ndarray  # object (str or None)
+
+    def __len__(self) -> int:
+        return int(self.timestamp_ms.shape[0])
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: list[Item]
+    total: int
+
+
+class Store(Protocol):
+    """What every backend provides. ``conn`` lets a caller group calls in one transaction."""
+
+    url: str
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A transaction: everything done with its connection commits together or not at all."""
+        ...
+
+    def upsert_items(self, items: Sequence[Item], conn: Any = None) -> int: ...
+
+    def get_item(self, item_id: str) -> Item | None: ...
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, Item]: ...
+
+    def list_items(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        category: str | None = None,
+        brand: str | None = None,
+    ) -> ItemPage: ...
+
+    def iter_items(self, batch_size: int = 1000) -> Iterator[Item]: ...
+
+    def existing_item_ids(self, item_ids: Iterable[str], conn: Any = None) -> set[str]: ...
+
+    def add_events(self, events: Sequence[StoredEvent], conn: Any = None) -> int:
+        """Store the events whose dedup key is new; return how many were new."""
+        ...
+
+    def event_columns(self) -> EventColumns: ...
+
+    def user_events(self, user_key: str, limit: int = 200) -> list[StoredEvent]: ...
+
+    def delete_user(self, user_key: str) -> int:
+        """Delete the user and every event of theirs; return the number of events deleted."""
+        ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,416 @@
+"""The SQL store: one implementation for SQLite and PostgreSQL through SQLAlchemy 2 Core.
+
+Durability: SQLite runs in WAL mode with ``synchronous=FULL``, so a transaction that returned
+from commit survives a process crash and a power loss. PostgreSQL keeps its own guarantees
+(``fsync`` and ``synchronous_commit`` on, as by default).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from shelf.catalog import Item
+from shelf.errors import StoreError
+from shelf.store.base import EventColumns, ItemPage, StoredEvent
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
+
+items_table = sa.Table(
+    "items",
+    metadata,
+    sa.Column("item_id", sa.String(256), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("category", sa.Text, nullable=False, default="[]"),  # JSON list
+    sa.Column("category_path", sa.Text, nullable=False, default=""),  # "A > B", for prefix filters
+    sa.Column("brand", sa.Text),
+    sa.Column("price", sa.Float),
+    sa.Column("currency", sa.String(3), nullable=False, default="USD"),
+    sa.Column("attributes", sa.Text, nullable=False, default="{}"),  # JSON object
+    sa.Column("image_url", sa.Text),
+    sa.Column("available", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at_ms", sa.BigInteger),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_items_brand", items_table.c.brand)
+sa.Index("ix_items_category_path", items_table.c.category_path)
+
+users_table = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_key", sa.String(64), primary_key=True),
+    sa.Column("first_seen_ms", sa.BigInteger, nullable=False),
+)
+
+events_table = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(256)),
+    sa.Column("user_key", sa.String(64), nullable=False, index=True),
+    sa.Column("item_id", sa.String(256)),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("session_id", sa.String(256)),
+    sa.Column("query", sa.Text),
+)
+
+meta_table = sa.Table(
+    "shelf_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_EVENT_FIELDS = (
+    "dedup_key",
+    "event_id",
+    "user_key",
+    "item_id",
+    "type",
+    "value",
+    "timestamp_ms",
+    "session_id",
+    "query",
+)
+
+
+def _now_ms() -> int:
+    return int(datetime.now(tz=UTC).timestamp() * 1000)
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _item_row(item: Item, now_ms: int) -> dict[str, Any]:
+    return {
+        "item_id": item.item_id,
+        "title": item.title,
+        "description": item.description,
+        "category": json.dumps(item.category, ensure_ascii=False),
+        "category_path": item.category_path,
+        "brand": item.brand,
+        "price": item.price,
+        "currency": item.currency,
+        "attributes": json.dumps(item.attributes, ensure_ascii=False, sort_keys=True),
+        "image_url": item.image_url,
+        "available": item.available,
+        "created_at_ms": _ms(item.created_at),
+        "updated_at_ms": now_ms,
+    }
+
+
+def _row_item(row: Any) -> Item:
+    created = row.created_at_ms
+    return Item.model_construct(
+        item_id=row.item_id,
+        title=row.title,
+        description=row.description,
+        category=json.loads(row.category),
+        brand=row.brand,
+        price=row.price,
+        currency=row.currency,
+        attributes=json.loads(row.attributes),
+        image_url=row.image_url,
+        available=bool(row.available),
+        created_at=None if created is None else datetime.fromtimestamp(created / 1000, tz=UTC),
+    )
+
+
+def _row_event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        dedup_key=row.dedup_key,
+        event_id=row.event_id,
+        user_key=row.user_key,
+        item_id=row.item_id,
+        type=row.type,
+        value=row.value,
+        timestamp_ms=row.timestamp_ms,
+        session_id=row.session_id,
+        query=row.query,
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class SQLStore:
+    """The store on any SQLAlchemy URL of a supported backend (sqlite, postgresql)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = self._create_engine(url)
+            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                self._check_schema(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store at {self._safe_url()}: {exc}") from exc
+        self.dialect = self.engine.dialect.name
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        self._insert_users_sql = (
+            f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
+            "ON CONFLICT DO NOTHING"
+        )
+        self._insert_events_sql = (
+            f"INSERT INTO events ({', '.join(_EVENT_FIELDS)}) "
+            f"VALUES ({', '.join([mark] * len(_EVENT_FIELDS))}) ON CONFLICT DO NOTHING"
+        )
+
+    def _safe_url(self) -> str:
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        if parsed.get_backend_name() == "postgresql":
+            return sa.create_engine(url, pool_pre_ping=True)
+        raise StoreError(f"unsupported store backend {parsed.get_backend_name()!r}")
+
+    def _check_schema(self, conn: Connection) -> None:
+        found = conn.execute(
+            sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+        ).scalar_one_or_none()
+        if found is None:
+            conn.execute(
+                meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
+        elif int(found) != SCHEMA_VERSION:
+            raise StoreError(f"store schema version {found} is not {SCHEMA_VERSION}")
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store transaction failed: {exc}") from exc
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.transaction() as own:
+                yield own
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # -- items ----------------------------------------------------------------------------
+    def upsert_items(self, items: Sequence[Item], conn: Connection | None = None) -> int:
+        if not items:
+            return 0
+        now = _now_ms()
+        rows = [_item_row(item, now) for item in items]
+        stmt = self._insert(items_table)
+        updates = {c.name: stmt.excluded[c.name] for c in items_table.c if c.name != "item_id"}
+        stmt = stmt.on_conflict_do_update(index_elements=["item_id"], set_=updates)
+        with self._conn(conn) as c:
+            c.execute(stmt, rows)
+        return len(rows)
+
+    def get_item(self, item_id: str) -> Item | None:
+        return self.get_items([item_id]).get(item_id)
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, Item]:
+        out: dict[str, Item] = {}
+        ids = list(dict.fromkeys(item_ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows = conn.execute(items_table.select().where(items_table.c.item_id.in_(chunk)))
+                for row in rows:
+                    out[row.item_id] = _row_item(row)
+        return out
+
+    def list_items(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        category: str | None = None,
+        brand: str | None = None,
+    ) -> ItemPage:
+        where = []
+        if category:
+            prefix = " > ".join(p.strip() for p in category.split(">") if p.strip())
+            where.append(
+                sa.or_(
+                    items_table.c.category_path == prefix,
+                    items_table.c.category_path.startswith(prefix + " > ", autoescape=True),
+                )
+            )
+        if brand:
+            where.append(sa.func.lower(items_table.c.brand) == brand.lower())
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(items_table).where(*where)
+            ).scalar_one()
+            rows = conn.execute(
+                items_table.select()
+                .where(*where)
+                .order_by(items_table.c.item_id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return ItemPage(items=[_row_item(r) for r in rows], total=int(total))
+
+    def iter_items(self, batch_size: int = 1000) -> Iterator[Item]:
+        last: str | None = None
+        while True:
+            query = items_table.select().order_by(items_table.c.item_id).limit(batch_size)
+            if last is not None:
+                query = query.where(items_table.c.item_id > last)
+            with self.engine.connect() as conn:
+                batch = [_row_item(r) for r in conn.execute(query)]
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1].item_id
+
+    def existing_item_ids(
+        self, item_ids: Iterable[str], conn: Connection | None = None
+    ) -> set[str]:
+        ids = list(set(item_ids))
+        found: set[str] = set()
+        with self._conn(conn) as c:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows = c.execute(
+                    sa.select(items_table.c.item_id).where(items_table.c.item_id.in_(chunk))
+                )
+                found.update(r[0] for r in rows)
+        return found
+
+    # -- events ---------------------------------------------------------------------------
+    def add_events(self, events: Sequence[StoredEvent], conn: Connection | None = None) -> int:
+        if not events:
+            return 0
+        rows = [
+            (
+                e.dedup_key,
+                e.event_id,
+                e.user_key,
+                e.item_id,
+                e.type,
+                e.value,
+                e.timestamp_ms,
+                e.session_id,
+                e.query,
+            )
+            for e in events
+        ]
+        first_seen: dict[str, int] = {}
+        for e in events:
+            seen = first_seen.get(e.user_key)
+            if seen is None or e.timestamp_ms < seen:
+                first_seen[e.user_key] = e.timestamp_ms
+        users = list(first_seen.items())
+        with self._conn(conn) as c:
+            # Bulk path straight to the driver: SQLAlchemy's per-row parameter processing
+            # costs more than the insert itself at ingest rates.
+            c.exec_driver_sql(self._insert_users_sql, users)
+            result = c.exec_driver_sql(self._insert_events_sql, rows)
+            return int(result.rowcount)
+
+    def event_columns(self) -> EventColumns:
+        cols = events_table.c
+        query = sa.select(
+            cols.user_key, cols.item_id, cols.type, cols.timestamp_ms, cols.value, cols.session_id
+        ).order_by(cols.timestamp_ms, cols.id)
+        user, item, kind, ts, value, session = [], [], [], [], [], []
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=10_000).execute(query):
+                user.append(row[0])
+                item.append(row[1])
+                kind.append(row[2])
+                ts.append(row[3])
+                value.append(np.nan if row[4] is None else row[4])
+                session.append(row[5])
+        return EventColumns(
+            user_key=np.array(user, dtype=object),
+            item_id=np.array(item, dtype=object),
+            type=np.array(kind, dtype=object),
+            timestamp_ms=np.array(ts, dtype=np.int64),
+            value=np.array(value, dtype=np.float64),
+            session_id=np.array(session, dtype=object),
+        )
+
+    def user_events(self, user_key: str, limit: int = 200) -> list[StoredEvent]:
+        query = (
+            events_table.select()
+            .where(events_table.c.user_key == user_key)
+            .order_by(events_table.c.timestamp_ms.desc(), events_table.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [_row_event(r) for r in conn.execute(query)]
+        rows.reverse()
+        return rows
+
+    def delete_user(self, user_key: str) -> int:
+        with self.transaction() as conn:
+            deleted = conn.execute(
+                events_table.delete().where(events_table.c.user_key == user_key)
+            ).rowcount
+            conn.execute(users_table.delete().where(users_table.c.user_key == user_key))
+        return int(deleted)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+
+            def count(table: sa.Table) -> int:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+            out = {
+                "items": count(items_table),
+                "users": count(users_table),
+                "events": count(events_table),
+            }
+            by_type = conn.execute(
+                sa.select(events_table.c.type, sa.func.count()).group_by(events_table.c.type)
+            )
+            for kind, n in by_type:
+                out[f"events_{kind}"] = int(n)
+        return out
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> SQLStore:
+    """The store at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+    return SQLStore(url)
