@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,15 +120,18 @@ class _Rejects:
     def __init__(self, report: ImportReport, handle: IO[str] | None) -> None:
         self.report = report
         self.handle = handle
+        self._lock = threading.Lock()  # the parser and the writer thread both reject rows
 
     def add(self, row: int, error: ValidationError, record: Any = None) -> None:
-        self.report.invalid += 1
         rejection = Rejection(row=row, field=error.field, reason=error.reason)
-        if len(self.report.rejections) < MAX_REJECTIONS_SHOWN:
+        with self._lock:
+            self.report.invalid += 1
             self.report.rejections.append(rejection)
-        if self.handle is not None:
-            entry = {"row": row, "field": error.field, "reason": error.reason, "record": record}
-            self.handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            self.report.rejections.sort(key=lambda r: r.row)
+            del self.report.rejections[MAX_REJECTIONS_SHOWN:]
+            if self.handle is not None:
+                entry = {"row": row, "field": error.field, "reason": error.reason, "record": record}
+                self.handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
 
 def _parsed_batches(
@@ -158,6 +163,11 @@ def _parsed_batches(
         progress(rejects.report.read)
 
 
+def _tally(report: ImportReport, counts: tuple[int, int]) -> None:
+    report.stored += counts[0]
+    report.duplicates += counts[1]
+
+
 StoreBatch = Callable[[Any, Batch, _Rejects], tuple[int, int]]
 
 
@@ -185,12 +195,17 @@ def _run_import(
             handle = stack.enter_context(rejects_path.open("w", encoding="utf-8"))
             report.rejects_path = rejects_path
         rejects = _Rejects(report, handle)
+        writer = stack.enter_context(ThreadPoolExecutor(max_workers=1))
         with store.transaction() as conn:
-            batches = _parsed_batches(path, file_format, parse, rejects, batch_size, progress)
-            for batch in batches:
-                stored, duplicates = store_batch(conn, batch, rejects)
-                report.stored += stored
-                report.duplicates += duplicates
+            # Parse batch k+1 while batch k is written: the database driver releases the GIL,
+            # so parsing (Python) and writing (C) overlap on two cores.
+            pending: Future[tuple[int, int]] | None = None
+            for batch in _parsed_batches(path, file_format, parse, rejects, batch_size, progress):
+                if pending is not None:
+                    _tally(report, pending.result())
+                pending = writer.submit(store_batch, conn, batch, rejects)
+            if pending is not None:
+                _tally(report, pending.result())
             if report.invalid and not skip_invalid:
                 # Leaving the block with an exception rolls the whole file back.
                 raise ImportRejected(str(path), report.rejections, report.invalid)
@@ -249,6 +264,9 @@ def import_events(
     Events naming an item that is not in the catalog are rejected.
     """
 
+    def parse(record: dict[str, Any]) -> StoredEvent:
+        return to_stored(parse_event(record), pseudonymizer)
+
     def store_batch(conn: Any, batch: Batch, rejects: _Rejects) -> tuple[int, int]:
         known = store.existing_item_ids({e.item_id for _, e, _ in batch if e.item_id}, conn)
         valid: list[StoredEvent] = []
@@ -259,7 +277,7 @@ def import_events(
                 )
                 rejects.add(row, error, record)
             else:
-                valid.append(to_stored(event, pseudonymizer))
+                valid.append(event)
         if rejects.report.invalid and not skip_invalid:
             return 0, 0  # the file will be rolled back: stop writing, keep validating
         unique = _unique(valid)
@@ -275,6 +293,6 @@ def import_events(
         rejects_path,
         batch_size,
         progress,
-        parse_event,
+        parse,
         store_batch,
     )
