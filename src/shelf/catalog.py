@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -29,6 +31,8 @@ MAX_ID_LENGTH = 256
 CATEGORY_SEPARATORS = (">", "/", "|")
 # Epoch values above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 _EPOCH_MS_THRESHOLD = 1e11
+# "1,299.50": commas only as thousands separators, in groups of three.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 
 class EventType(StrEnum):
@@ -51,10 +55,21 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+def _or_default(value: Any, default: Any) -> Any:
+    """``default`` for a missing or blank value; anything else is left for validation."""
+    value = _blank_to_none(value)
+    return default if value is None else value
+
+
 def to_utc(value: Any) -> datetime:
     """A timestamp as an aware UTC datetime: ISO 8601, or epoch seconds or milliseconds."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before datetime.min in UTC
+            raise ValueError(f"{value.isoformat()!r} is out of range for a timestamp") from None
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, str):
@@ -89,10 +104,10 @@ def _timestamp(value: Any) -> Any:
 def _identifier(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a string or integer id, not a boolean")
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if isinstance(value, int):
+        value = str(value)  # and checked as a string: 1e300 is not a 301-digit id
     if isinstance(value, str):
         value = value.strip()
         if not value:
@@ -120,7 +135,9 @@ def _category_path(value: Any) -> Any:
                     return [p.strip() for p in text.split(sep) if p.strip()]
             return [text]
     if isinstance(value, list | tuple):
-        return [str(p).strip() for p in value if str(p).strip()]
+        if not all(isinstance(p, str) for p in value):
+            raise ValueError("category names must be strings")
+        return [p.strip() for p in value if p.strip()]
     raise ValueError("must be a list of category names or a 'A > B > C' string")
 
 
@@ -140,10 +157,20 @@ def _attributes(value: Any) -> Any:
 
 def _price(value: Any) -> Any:
     value = _blank_to_none(value)
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
+        text = value.strip()
         for symbol in ("$", "€", "£", "¥"):
             text = text.replace(symbol, "")
+        text = text.strip()
+        if "," in text:
+            # Only "1,299.50"; "1,5" or "1.299,50" (decimal comma) would silently be off by 1000x.
+            if not _THOUSANDS.fullmatch(text):
+                raise ValueError(
+                    f"{value!r} is ambiguous: use '.' for decimals and ',' only between thousands"
+                )
+            text = text.replace(",", "")
         try:
             return float(text)
         except ValueError:
@@ -174,6 +201,8 @@ def _optional_text(value: Any) -> Any:
 
 def _optional_number(value: Any) -> Any:
     value = _blank_to_none(value)
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
     if isinstance(value, str):
         try:
             return float(value)
@@ -182,8 +211,58 @@ def _optional_number(value: Any) -> Any:
     return value
 
 
-Identifier = Annotated[str, BeforeValidator(_identifier)]
-OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+def _bad_text(value: Any) -> str | None:
+    """Why a string (or the strings inside a list or dict) cannot be stored, or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character"
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "is not valid Unicode (it holds an unpaired surrogate)"
+    elif isinstance(value, list | tuple):
+        for part in value:
+            if reason := _bad_text(part):
+                return reason
+    elif isinstance(value, dict):
+        for key, part in value.items():
+            if reason := _bad_text(key) or _bad_text(part):
+                return reason
+    return None
+
+
+def _storable_text(model: BaseModel) -> None:
+    """Reject text that neither backend can store (PostgreSQL refuses NUL; UTF-8 surrogates)."""
+    for name, value in model:
+        if reason := _bad_text(value):
+            raise ValueError(f"{name}: {reason}")
+
+
+# Integers are accepted as ids (CSV files and JSON clients send them) and kept as text.
+_ID_SCHEMA = {
+    "anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}, {"type": "integer"}]
+}
+Identifier = Annotated[str, BeforeValidator(_identifier), WithJsonSchema(_ID_SCHEMA)]
+# Times: ISO 8601, or epoch seconds or milliseconds as a number or a numeric string.
+_TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"},
+        {"type": "number", "minimum": 0},
+    ]
+}
+_OPTIONAL_TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [*_TIME_SCHEMA["anyOf"], {"type": "string", "maxLength": 0}, {"type": "null"}]
+}
+# The JSON schemas below say what the lax readers really accept (files bring numbers as text
+# and text as numbers), so that the OpenAPI document and the validation agree.
+_STRING, _NUMBER, _NULL = {"type": "string"}, {"type": "number"}, {"type": "null"}
+OptionalText = Annotated[
+    str | None,
+    BeforeValidator(_optional_text),
+    WithJsonSchema({"anyOf": [_STRING, _NUMBER, _NULL]}),
+]
 AttributeValue = str | int | float | bool | list[str]
 
 
@@ -193,20 +272,58 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     item_id: Identifier
-    title: Annotated[str, Field(min_length=1, max_length=1000)]
-    description: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "")] = ""
-    category: Annotated[list[str], BeforeValidator(_category_path)] = Field(
+    title: Annotated[
+        str,
+        Field(min_length=1, max_length=1000),
+        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, _NUMBER]}),
+    ]
+    description: Annotated[
+        str,
+        BeforeValidator(lambda v: _or_default(v, "")),
+        WithJsonSchema({"anyOf": [_STRING, _NULL]}),
+    ] = ""
+    category: Annotated[
+        list[str],
+        BeforeValidator(_category_path),
+        WithJsonSchema({"anyOf": [{"type": "array", "items": _STRING}, _STRING, _NULL]}),
+    ] = Field(
         default_factory=list, description="Category path from the root, e.g. ['Tools', 'Drills']."
     )
     brand: OptionalText = None
-    price: Annotated[float | None, BeforeValidator(_price), Field(ge=0, allow_inf_nan=False)] = None
-    currency: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "USD")] = "USD"
-    attributes: Annotated[dict[str, AttributeValue], BeforeValidator(_attributes)] = Field(
-        default_factory=dict
-    )
+    # Constraints sit on the float alone: on ``float | None`` they raise a TypeError on None.
+    price: Annotated[
+        Annotated[float, Field(ge=0, allow_inf_nan=False)] | None,
+        BeforeValidator(_price),
+        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, _STRING, _NULL]}),
+    ] = None
+    currency: Annotated[
+        str,
+        BeforeValidator(lambda v: _or_default(v, "USD")),
+        WithJsonSchema({"anyOf": [_STRING, _NULL]}),
+    ] = "USD"
+    attributes: Annotated[
+        dict[str, AttributeValue],
+        BeforeValidator(_attributes),
+        WithJsonSchema({"anyOf": [{"type": "object"}, _STRING, _NULL]}),
+    ] = Field(default_factory=dict)
     image_url: OptionalText = None
-    available: Annotated[bool, BeforeValidator(_boolean)] = True
-    created_at: Annotated[datetime | None, BeforeValidator(_timestamp)] = None
+    available: Annotated[
+        bool,
+        BeforeValidator(_boolean),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "integer", "enum": [0, 1]},
+                    {"type": "string"},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = True
+    created_at: Annotated[
+        datetime | None, BeforeValidator(_timestamp), WithJsonSchema(_OPTIONAL_TIME_SCHEMA)
+    ] = None
 
     @field_validator("title", mode="before")
     @classmethod
@@ -224,6 +341,11 @@ class Item(BaseModel):
         if len(code) != 3 or not code.isalpha():
             raise ValueError("must be a 3-letter ISO 4217 code such as USD")
         return code
+
+    @model_validator(mode="after")
+    def _text(self) -> Item:
+        _storable_text(self)
+        return self
 
     @property
     def category_path(self) -> str:
@@ -243,17 +365,24 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: Annotated[str | None, BeforeValidator(lambda v: _blank_to_none(v))] = None
+    event_id: Annotated[
+        str | None,
+        BeforeValidator(lambda v: _blank_to_none(v)),
+        WithJsonSchema({"anyOf": [_STRING, {"type": "integer"}, _NULL]}),
+    ] = None
     user_id: Identifier
     item_id: Annotated[
         str | None,
         BeforeValidator(lambda v: _identifier(v) if _blank_to_none(v) is not None else None),
+        WithJsonSchema({"anyOf": [*_ID_SCHEMA["anyOf"], {"type": "null"}]}),
     ] = None
     type: EventType
     value: Annotated[
-        float | None, BeforeValidator(_optional_number), Field(allow_inf_nan=False)
+        Annotated[float, Field(allow_inf_nan=False)] | None,
+        BeforeValidator(_optional_number),
+        WithJsonSchema({"anyOf": [_NUMBER, _STRING, _NULL]}),
     ] = None
-    timestamp: Annotated[datetime, BeforeValidator(_timestamp)]
+    timestamp: Annotated[datetime, BeforeValidator(_timestamp), WithJsonSchema(_TIME_SCHEMA)]
     session_id: OptionalText = None
     query: OptionalText = None
 
@@ -263,6 +392,11 @@ class Event(BaseModel):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         return value
+
+    @model_validator(mode="after")
+    def _text(self) -> Event:
+        _storable_text(self)
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Event:

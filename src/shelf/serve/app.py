@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
 from shelf.engine import Engine
 from shelf.serve import errors
+from shelf.serve.observe import Metrics, ObserveRequests
 from shelf.serve.schemas import (
     ErrorEnvelope,
     EventsAck,
@@ -27,7 +29,7 @@ from shelf.serve.schemas import (
 
 router = APIRouter()
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (404, 413, 422, 500)
+    code: {"model": ErrorEnvelope} for code in (400, 404, 413, 422, 500)
 }
 
 
@@ -46,6 +48,13 @@ def health() -> Health:
 def stats(request: Request) -> Stats:
     """Counts of items, users and events by type; the serving models."""
     return Stats(stats=engine_of(request).stats())
+
+
+@router.get("/metrics", tags=["service"], response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests and latency per route, events ingested, model versions."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/items/{item_id}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"])
@@ -74,7 +83,9 @@ def list_items(
 @router.post("/items", response_model=ItemsAck, responses=ERROR_RESPONSES, tags=["catalog"])
 def post_items(request: Request, body: ItemsIn) -> ItemsAck:
     """Upsert a batch of items by id (all or none)."""
-    return ItemsAck(upserted=engine_of(request).add_items(body.items))
+    upserted = engine_of(request).add_items(body.items)
+    request.app.state.metrics.items_upserted.inc(upserted)
+    return ItemsAck(upserted=upserted)
 
 
 @router.post("/events", response_model=EventsAck, responses=ERROR_RESPONSES, tags=["events"])
@@ -85,6 +96,8 @@ def post_events(request: Request, body: EventsIn) -> EventsAck:
     counted as duplicates and not stored again. User ids are pseudonymised before storage.
     """
     stored, duplicates = engine_of(request).add_events(body.events)
+    request.app.state.metrics.events_ingested.labels("http").inc(stored)
+    request.app.state.metrics.events_duplicate.labels("http").inc(duplicates)
     return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates)
 
 
@@ -136,9 +149,6 @@ class _TooLarge(Exception):
     pass
 
 
-StageRouterHook = Callable[[FastAPI], Awaitable[None] | None]
-
-
 def create_app(engine: Engine) -> FastAPI:
     """The service over ``engine``. The caller owns the engine (and closes it)."""
 
@@ -154,7 +164,10 @@ def create_app(engine: Engine) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(router)
+    # The last added is the outermost: requests rejected for size are still counted and logged.
     app.add_middleware(BodyLimit, max_bytes=engine.settings.max_body_bytes)
+    app.add_middleware(ObserveRequests, metrics=app.state.metrics)
     return app

@@ -24,7 +24,10 @@ _TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: 
 
 
 def envelope(
-    status: int, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "ok": False,
@@ -35,7 +38,7 @@ def envelope(
             "details": details or [],
         },
     }
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +64,15 @@ def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
     return {"row": row, "field": field, "reason": reason}
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Route every error through the envelope."""
 
@@ -81,8 +93,12 @@ def install(app: FastAPI) -> None:
         return envelope(exc.status_code, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return envelope(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; list every method.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return envelope(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
