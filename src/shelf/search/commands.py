@@ -1,9 +1,190 @@
-"""CLI commands of the search stage, registered on the main app by :mod:`shelf.cli`."""
+"""CLI commands of the search stage, registered on the main app by :mod:`shelf.cli`.
+
+* ``shelf search "query" --products FILE | --index DIR`` searches in the terminal;
+* ``shelf search-index --products FILE --out DIR [--ranker DIR]`` builds and saves an index;
+* ``shelf search-train --products P --queries Q --qrels R --out DIR`` trains the LambdaMART
+  re-ranker on judged queries (one command);
+* ``shelf eval search ...`` runs the frozen evaluation protocol.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from shelf.errors import ShelfError
+
+
+def _fail(exc: ShelfError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=2)
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to the main app and its `eval` group."""
+
+    @app.command("search")
+    def search_command(
+        query: str = typer.Argument(..., help="What to search for."),
+        products: Path | None = typer.Option(None, help="Catalog JSONL to index on the fly."),
+        index: Path | None = typer.Option(None, help="Index directory from `search-index`."),
+        ranker: Path | None = typer.Option(None, help="Ranker directory from `search-train`."),
+        brand: list[str] = typer.Option([], help="Only these brands (repeatable)."),
+        category: str | None = typer.Option(None, help="Category path prefix, 'A > B'."),
+        price_min: float | None = typer.Option(None),
+        price_max: float | None = typer.Option(None),
+        sort: str = typer.Option("relevance", help="relevance, price_asc, price_desc, ..."),
+        page: int = typer.Option(1, min=1),
+        page_size: int = typer.Option(10, min=1, max=100),
+        no_understand: bool = typer.Option(False, help="Take the query literally."),
+        as_json: bool = typer.Option(False, "--json", help="Print the JSON response."),
+        cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
+    ) -> None:
+        """Search a catalog from the terminal."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from shelf.evaluate.search_protocol import load_products
+        from shelf.search.filters import SearchFilters
+        from shelf.search.rank import load_ranker
+        from shelf.search.service import SearchService
+
+        try:
+            if index is not None:
+                service = SearchService.load(index, cache_dir=cache_dir)
+            elif products is not None:
+                service = SearchService.build(load_products(products), cache_dir=cache_dir)
+            else:
+                raise typer.BadParameter("give --products or --index")
+            if ranker is not None:
+                service.ranker = load_ranker(ranker)
+            filters = SearchFilters(
+                brands=brand,
+                category=[p.strip() for p in category.split(">")] if category else [],
+                price_min=price_min,
+                price_max=price_max,
+            )
+            response = service.search(
+                query,
+                filters=filters,
+                sort=sort,
+                page=page,
+                page_size=page_size,
+                understand=not no_understand,
+            )
+        except ShelfError as exc:
+            raise _fail(exc) from None
+        if as_json:
+            typer.echo(response.model_dump_json(indent=2))
+            return
+        console = Console()
+        console.print(f"understood: {json.dumps(response.understood)}")
+        table = Table(title=f"{response.total} matches, page {response.page}")
+        for col in ("#", "item", "title", "price", "score", "why"):
+            table.add_column(col)
+        for rank, hit in enumerate(response.items, start=(page - 1) * page_size + 1):
+            price = "" if hit.price is None else f"{hit.price:.2f}"
+            table.add_row(str(rank), hit.item_id, hit.title, price, f"{hit.score:.3f}", hit.reason)
+        console.print(table)
+
+    @app.command("search-index")
+    def search_index_command(
+        products: Path = typer.Option(..., help="Catalog JSONL."),
+        out: Path = typer.Option(..., help="Directory to write the index to."),
+        ranker: Path | None = typer.Option(None, help="Ranker directory to ship with it."),
+        cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
+    ) -> None:
+        """Build a search index (with a progress bar) and save it."""
+        from shelf.evaluate.search_protocol import load_products
+        from shelf.search.rank import load_ranker
+        from shelf.search.service import SearchService
+
+        try:
+            service = SearchService.build(load_products(products), cache_dir=cache_dir)
+            if ranker is not None:
+                service.ranker = load_ranker(ranker)
+            service.save(out)
+        except ShelfError as exc:
+            raise _fail(exc) from None
+        typer.echo(f"indexed {len(service)} items into {out}")
+
+    @app.command("search-train")
+    def search_train_command(
+        products: Path = typer.Option(..., help="Catalog JSONL."),
+        queries: Path = typer.Option(..., help="query_id<TAB>query TSV."),
+        qrels: Path = typer.Option(..., help="query_id<TAB>product_id<TAB>relevance TSV."),
+        out: Path = typer.Option(..., help="Directory to write the ranker to."),
+        cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
+    ) -> None:
+        """Train the LambdaMART re-ranker on judged queries and save it."""
+        from shelf.evaluate.search_protocol import (
+            load_products,
+            load_qrels,
+            load_queries,
+            train_ranker,
+        )
+        from shelf.search.service import SearchService
+
+        try:
+            service = SearchService.build(load_products(products), cache_dir=cache_dir)
+            model = train_ranker(service, load_queries(queries), load_qrels(qrels))
+            model.save(out)
+        except ShelfError as exc:
+            raise _fail(exc) from None
+        typer.echo(f"ranker written to {out}")
+
+    @eval_app.command("search")
+    def eval_search_command(
+        products: Path = typer.Option(..., help="products.jsonl (product_id, title, ...)."),
+        queries: Path = typer.Option(..., help="Evaluated queries TSV."),
+        qrels: Path = typer.Option(..., help="Judgements of the evaluated queries TSV."),
+        train_queries: Path | None = typer.Option(None, help="Training queries TSV."),
+        train_qrels: Path | None = typer.Option(None, help="Training judgements TSV."),
+        pipeline: str = typer.Option("ltr", help="ltr, linear, lexical or dense."),
+        folds: int = typer.Option(5, min=2, help="Cross-validation folds without train files."),
+        seed: int = typer.Option(0),
+        out: Path = typer.Option(..., help="Where to write metrics.json."),
+        cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
+        no_baselines: bool = typer.Option(False, help="Skip the reference baselines."),
+    ) -> None:
+        """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
+        from shelf.evaluate.search_protocol import (
+            evaluate_search,
+            load_products,
+            load_qrels,
+            load_queries,
+        )
+
+        if (train_queries is None) != (train_qrels is None):
+            raise typer.BadParameter("give both --train-queries and --train-qrels, or neither")
+        try:
+            doc = evaluate_search(
+                load_products(products),
+                load_queries(queries),
+                load_qrels(qrels),
+                train_queries=load_queries(train_queries) if train_queries else None,
+                train_qrels=load_qrels(train_qrels) if train_qrels else None,
+                pipeline=pipeline,
+                folds=folds,
+                seed=seed,
+                cache_dir=cache_dir,
+                baselines=not no_baselines,
+                log=lambda msg: typer.echo(msg, err=True),
+            )
+        except ShelfError as exc:
+            raise _fail(exc) from None
+        doc["command"] = {
+            "products": str(products),
+            "queries": str(queries),
+            "qrels": str(qrels),
+            "train_queries": str(train_queries) if train_queries else None,
+            "pipeline": pipeline,
+            "folds": folds,
+            "seed": seed,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+        summary = {k: doc[k] for k in ("ndcg@10", "recall@100", "mrr@10", "p50_ms", "p99_ms")}
+        typer.echo(json.dumps(summary))

@@ -1,0 +1,310 @@
+"""The search evaluation protocol: full-catalog retrieval on judged queries.
+
+Reads any ``products.jsonl`` / ``queries.tsv`` / ``qrels.tsv`` of the Home Depot format, builds
+the index over every product, retrieves the top 100 for each query and reports the metrics of
+:mod:`shelf.evaluate.search_metrics` with per-query latency. Learned stages never see the
+queries they are evaluated on: with ``train_queries``/``train_qrels`` the ranker is trained on
+those (overlapping query ids are refused); without them it is k-fold cross-validated on the
+evaluated queries, split by query id. The reference baselines (bm25s with default settings over
+titles, bm25s over stemmed titles without stop words, dense-only) are run in the same call.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shelf.catalog import Item, parse_item
+from shelf.errors import ValidationError
+from shelf.evaluate.search_metrics import evaluate_rankings, latency_summary
+from shelf.search.features import FEATURE_NAMES
+from shelf.search.rank import LambdaMARTRanker, LinearRanker, relevance_labels
+from shelf.search.service import Prepared, SearchConfig, SearchService
+from shelf.text.encoder import CachedEncoder
+
+PIPELINES = ("ltr", "linear", "lexical", "dense")
+TOP_K = 100
+WARMUP_QUERIES = ("warm up drill", "warm up paint", "warm up faucet", "warm up lumber")
+_ITEM_FIELDS = set(Item.model_fields)
+
+
+def load_products(path: Path) -> list[Item]:
+    """Items from a JSONL file; ``product_id`` is read as ``item_id``, ``name`` as ``title``."""
+    items = []
+    with path.open(encoding="utf-8") as fh:
+        for row, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if "item_id" not in record and "product_id" in record:
+                record["item_id"] = record.pop("product_id")
+            if "title" not in record and "name" in record:
+                record["title"] = record.pop("name")
+            extra = {k: record.pop(k) for k in list(record) if k not in _ITEM_FIELDS}
+            attrs = dict(record.get("attributes") or {})
+            attrs.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
+            if attrs:
+                record["attributes"] = attrs
+            try:
+                items.append(parse_item(record))
+            except ValidationError as exc:
+                raise exc.at(row=row, source=str(path)) from None
+    return items
+
+
+def load_queries(path: Path) -> dict[str, str]:
+    """``query_id -> query`` from a TSV with a ``query_id``/``query`` header."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {row["query_id"]: row["query"] for row in reader}
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, float]]:
+    """``query_id -> {product_id: relevance}`` from a ``query_id/product_id/relevance`` TSV."""
+    qrels: dict[str, dict[str, float]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            qrels.setdefault(row["query_id"], {})[row["product_id"]] = float(row["relevance"])
+    return qrels
+
+
+def check_disjoint(eval_ids: set[str], train_ids: set[str]) -> None:
+    overlap = eval_ids & train_ids
+    if overlap:
+        example = sorted(overlap)[:3]
+        raise ValidationError(
+            f"{len(overlap)} query ids are in both the training and the evaluated queries "
+            f"(e.g. {example}); never train on evaluated queries",
+            field="train_queries",
+        )
+
+
+def kfold_ids(query_ids: list[str], folds: int, seed: int) -> list[list[str]]:
+    """Query ids split into ``folds`` disjoint folds (shuffled with ``seed``)."""
+    ids = sorted(query_ids)
+    random.Random(seed).shuffle(ids)
+    return [ids[i::folds] for i in range(folds)]
+
+
+def training_rows(
+    service: SearchService,
+    prepared: Mapping[str, Prepared],
+    qrels: Mapping[str, Mapping[str, float]],
+    *,
+    max_rank: int = 100,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, group sizes) of the candidates in the top ``max_rank`` of either
+    retriever, for the queries with at least one relevant judged candidate."""
+    lex_col = FEATURE_NAMES.index("log_lex_rank")
+    dense_col = FEATURE_NAMES.index("log_dense_rank")
+    limit = np.log1p(max_rank)
+    feats, labels, groups = [], [], []
+    for qid, prep in prepared.items():
+        judged = qrels.get(qid, {})
+        if not judged or len(prep.docs) == 0:
+            continue
+        keep = (prep.features[:, lex_col] < limit) | (prep.features[:, dense_col] < limit)
+        ids = [service.items[d].item_id for d in prep.docs[keep].tolist()]
+        rel = np.array([judged.get(i, 1.0) for i in ids], dtype=np.float64)
+        y = relevance_labels(rel)
+        if y.max() == 0:
+            continue
+        feats.append(prep.features[keep])
+        labels.append(y)
+        groups.append(len(y))
+    if not feats:
+        raise ValidationError("no training query has a relevant judged candidate", field="qrels")
+    return np.concatenate(feats), np.concatenate(labels), np.array(groups, dtype=np.int64)
+
+
+def train_ranker(
+    service: SearchService,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, float]],
+    **params: Any,
+) -> LambdaMARTRanker:
+    """LambdaMART trained on judged queries (the one-command training path)."""
+    prepared = {qid: service.prepare(service.understand(q)) for qid, q in queries.items()}
+    x, y, g = training_rows(service, prepared, qrels)
+    return LambdaMARTRanker(**params).fit(x, y, g)
+
+
+def _top_ids(service: SearchService, docs: np.ndarray, scores: np.ndarray) -> list[str]:
+    order = np.lexsort((docs, -scores))[:TOP_K]
+    return [service.items[d].item_id for d in docs[order].tolist()]
+
+
+def _baseline_bm25s(
+    items: list[Item], queries: Mapping[str, str], *, stemmed: bool
+) -> tuple[dict[str, list[str]], list[float]]:
+    import bm25s
+
+    stemmer = None
+    stopwords: str | None = None
+    if stemmed:
+        import Stemmer
+
+        stemmer, stopwords = Stemmer.Stemmer("english"), "en"
+    corpus = bm25s.tokenize(
+        [i.title for i in items], stopwords=stopwords, stemmer=stemmer, show_progress=False
+    )
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    ids = [i.item_id for i in items]
+    for q in WARMUP_QUERIES:
+        qt = bm25s.tokenize([q], stopwords=stopwords, stemmer=stemmer, show_progress=False)
+        retriever.retrieve(qt, k=TOP_K, show_progress=False)
+    rankings: dict[str, list[str]] = {}
+    times: list[float] = []
+    for qid, q in queries.items():
+        t0 = time.perf_counter()
+        qt = bm25s.tokenize([q], stopwords=stopwords, stemmer=stemmer, show_progress=False)
+        if not qt.vocab:
+            rankings[qid] = []
+            times.append(time.perf_counter() - t0)
+            continue
+        docs, scores = retriever.retrieve(qt, k=min(TOP_K, len(ids)), show_progress=False)
+        times.append(time.perf_counter() - t0)
+        rankings[qid] = [ids[d] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+    return rankings, times
+
+
+def evaluate_search(
+    products: list[Item],
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, float]],
+    *,
+    train_queries: Mapping[str, str] | None = None,
+    train_qrels: Mapping[str, Mapping[str, float]] | None = None,
+    pipeline: str = "ltr",
+    folds: int = 5,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    config: SearchConfig | None = None,
+    baselines: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the protocol; returns the metrics document (see the module docstring)."""
+    if pipeline not in PIPELINES:
+        raise ValidationError(
+            f"unknown pipeline {pipeline!r}; one of {PIPELINES}", field="pipeline"
+        )
+    if (train_queries is None) != (train_qrels is None):
+        raise ValidationError("give both train queries and train qrels, or neither", field="train")
+    if train_queries is not None:
+        check_disjoint(set(queries), set(train_queries))
+        check_disjoint(set(queries), set(train_qrels or {}))
+    config = config or SearchConfig()
+    if pipeline == "lexical":
+        config = config.model_copy(update={"k_dense": 0})
+    started = time.perf_counter()
+    service = SearchService.build(products, cache_dir=cache_dir, config=config)
+    build_s = time.perf_counter() - started
+    log(f"indexed {len(products)} products in {build_s:.1f}s")
+
+    # warm-up, then one timed pass: understanding, both retrievers, features
+    for q in WARMUP_QUERIES:
+        service.score(service.prepare(service.understand(q)))
+    prepared: dict[str, Prepared] = {}
+    prep_time: dict[str, float] = {}
+    for n, (qid, q) in enumerate(queries.items(), start=1):
+        t0 = time.perf_counter()
+        prepared[qid] = service.prepare(service.understand(q))
+        prep_time[qid] = time.perf_counter() - t0
+        if n % 1000 == 0:
+            log(f"prepared {n}/{len(queries)} queries")
+
+    results: dict[str, dict[str, Any]] = {}
+    linear = LinearRanker()
+    rankers: dict[str, Callable[[str], Any]] = {"linear": lambda _qid: linear}
+    if pipeline == "ltr":
+        model_of: dict[str, LambdaMARTRanker] = {}
+        if train_queries is not None and train_qrels is not None:
+            log(f"training LambdaMART on {len(train_queries)} training queries")
+            model = train_ranker(service, train_queries, train_qrels)
+            model_of = dict.fromkeys(queries, model)
+            training = {"mode": "train files", "train_queries": len(train_queries)}
+        else:
+            for i, fold in enumerate(kfold_ids(list(queries), folds, seed)):
+                held = set(fold)
+                train = {q: p for q, p in prepared.items() if q not in held}
+                x, y, g = training_rows(service, train, qrels)
+                log(f"fold {i + 1}/{folds}: training on {len(g)} queries, {len(y)} rows")
+                model = LambdaMARTRanker(random_state=seed).fit(x, y, g)
+                model_of.update(dict.fromkeys(fold, model))
+            training = {"mode": f"{folds}-fold cross-validation by query id", "seed": seed}
+        rankers["ltr"] = model_of.__getitem__
+
+    for name, ranker_of in rankers.items():
+        rankings: dict[str, list[str]] = {}
+        times: list[float] = []
+        for qid, prep in prepared.items():
+            t0 = time.perf_counter()
+            scores = ranker_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
+            ranked = _top_ids(service, prep.docs, np.asarray(scores))
+            times.append(prep_time[qid] + time.perf_counter() - t0)
+            rankings[qid] = ranked
+        results[name] = {**evaluate_rankings(rankings, qrels), **latency_summary(times)}
+        log(f"{name}: {results[name]}")
+
+    # our retrievers alone, from the same candidates
+    lex_col, cos_col = FEATURE_NAMES.index("lex_score"), FEATURE_NAMES.index("dense_cos")
+    for name, col in (("lexical", lex_col), ("dense", cos_col)):
+        rankings = {}
+        for qid, prep in prepared.items():
+            keep = prep.features[:, col] > (0 if name == "lexical" else -2)
+            rankings[qid] = _top_ids(service, prep.docs[keep], prep.features[keep, col])
+        results[name] = {**evaluate_rankings(rankings, qrels), "p50_ms": None, "p99_ms": None}
+
+    doc: dict[str, Any] = dict(results[pipeline])
+    doc["pipeline"] = pipeline
+    doc["pipelines"] = results
+    if pipeline == "ltr":
+        doc["training"] = training
+    if baselines:
+        doc["baselines"] = {}
+        for name, stemmed in (("bm25s_default_titles", False), ("bm25s_stemmed_titles", True)):
+            rankings, times = _baseline_bm25s(products, queries, stemmed=stemmed)
+            doc["baselines"][name] = {
+                **evaluate_rankings(rankings, qrels),
+                **latency_summary(times),
+            }
+            log(f"{name}: {doc['baselines'][name]}")
+        if service.dense is not None and service.encoder is not None:
+            raw = service.encoder
+            if isinstance(raw, CachedEncoder):
+                raw = raw.encoder  # time the model, not the cache
+            rankings, times = {}, []
+            for qid, q in queries.items():
+                t0 = time.perf_counter()
+                vec = raw.encode([q])[0]
+                docs, scores = service.dense.search(vec, TOP_K)
+                times.append(time.perf_counter() - t0)
+                rankings[qid] = [service.items[d].item_id for d in docs.tolist()]
+            doc["baselines"]["dense_minilm"] = {
+                **evaluate_rankings(rankings, qrels),
+                **latency_summary(times),
+            }
+            log(f"dense_minilm: {doc['baselines']['dense_minilm']}")
+    doc["setup"] = {
+        "protocol": "shared/benchmarks/PROTOCOL.md, Search: full catalog, top 100",
+        "products": len(products),
+        "queries_given": len(queries),
+        "index_build_s": round(build_s, 1),
+        "latency": "in-process, one query at a time, after warm-up; understanding + lexical "
+        "+ dense (query encoding included) + features + ranking + top-100 sort",
+        "threads": {"torch": 2, "faiss": "default", "lightgbm_predict": 1},
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "config": config.model_dump(),
+    }
+    return doc

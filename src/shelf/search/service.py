@@ -1,0 +1,501 @@
+"""The search service: hybrid retrieval, re-ranking, filters, facets, sorting, pagination.
+
+One query goes through these stages (each a module of :mod:`shelf.search`)::
+
+    understand: price, brand, attributes, spelling, synonyms   (understand.py, spelling.py)
+    -> lexical top-k (field-weighted BM25, lexical.py)
+       + dense top-k (MiniLM + faiss, dense.py)
+    -> candidate union, filtered                                (filters.py)
+    -> features -> ranker (linear default or LambdaMART)        (features.py, rank.py)
+    -> personalisation hook (no-op unless given)
+    -> sort, facets over the candidate set, one page, reasons
+
+The matched set (``total`` and the facet counts) is the filtered candidate union: the lexical
+matches among the ``k_lexical`` best and the ``k_dense`` nearest items.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from shelf.catalog import Item
+from shelf.errors import ArtifactError, ValidationError
+from shelf.search.dense import DenseIndex, item_text
+from shelf.search.features import (
+    FEATURE_NAMES,
+    CandidateData,
+    QueryContext,
+    compute_features,
+    rank_positions,
+)
+from shelf.search.filters import CatalogColumns, SearchFilters, SortOrder
+from shelf.search.lexical import DEFAULT_FIELD_WEIGHTS, LexicalIndex, bigram_tokens, top_k
+from shelf.search.rank import LambdaMARTRanker, LinearRanker, load_ranker
+from shelf.search.spelling import SpellingCorrector
+from shelf.search.understand import (
+    DEFAULT_ATTRIBUTE_FACETS,
+    QueryUnderstanding,
+    SynonymMap,
+    UnderstoodQuery,
+)
+from shelf.text.encoder import CachedEncoder, Encoder, load_encoder
+from shelf.text.tokenize import Analyzer
+
+# (user_id, item ids, scores) -> new scores. The recommendation stage provides one.
+Personalizer = Callable[[str, list[str], np.ndarray], np.ndarray]
+SYNONYM_WEIGHT = 0.5
+MAX_PAGE_SIZE = 100
+
+
+class SearchConfig(BaseModel):
+    """Settings of a search index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FIELD_WEIGHTS))
+    k1: float = Field(default=1.5, gt=0)
+    b: float = Field(default=0.75, ge=0, le=1)
+    k_lexical: int = Field(default=200, ge=1, description="Lexical candidates per query.")
+    k_dense: int = Field(default=200, ge=0, description="Dense candidates per query (0: off).")
+    encoder: str | None = Field(default="minilm", description="Encoder name, None for none.")
+    language: str = Field(default="auto", description="en, zh or auto.")
+    spelling: bool = True
+    synonyms: list[list[str]] = Field(default_factory=list)
+    attribute_facets: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTRIBUTE_FACETS))
+    hnsw_threshold: int = Field(default=200_000, ge=1)
+
+
+class SearchHit(BaseModel):
+    item_id: str
+    score: float
+    title: str
+    brand: str | None = None
+    price: float | None = None
+    category: list[str] = Field(default_factory=list)
+    available: bool = True
+    reason: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    understood: dict[str, Any]
+    total: int
+    page: int
+    page_size: int
+    sort: str
+    ranker: str
+    items: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+    took_ms: float
+
+
+@dataclass
+class Prepared:
+    """A query's candidates and their features, before ranking."""
+
+    understood: UnderstoodQuery
+    docs: np.ndarray
+    features: np.ndarray
+    query_vector: np.ndarray | None
+
+
+class SearchService:
+    """Product search over a catalog. Build with :meth:`build`, query with :meth:`search`."""
+
+    def __init__(
+        self,
+        config: SearchConfig | None = None,
+        *,
+        encoder: Encoder | None = None,
+        ranker: LinearRanker | LambdaMARTRanker | None = None,
+        personalizer: Personalizer | None = None,
+    ) -> None:
+        self.config = config or SearchConfig()
+        self.analyzer = Analyzer(language=self.config.language)  # type: ignore[arg-type]
+        self.lexical = LexicalIndex(
+            self.analyzer,
+            field_weights=self.config.field_weights,
+            k1=self.config.k1,
+            b=self.config.b,
+        )
+        self.columns = CatalogColumns()
+        self.items: list[Item] = []
+        self.encoder = encoder
+        self.dense: DenseIndex | None = None
+        self.speller = SpellingCorrector() if self.config.spelling else None
+        self.synonyms = SynonymMap(self.config.synonyms, self.analyzer)
+        self.ranker: LinearRanker | LambdaMARTRanker = ranker or LinearRanker()
+        self.personalizer = personalizer
+        self._understanding: QueryUnderstanding | None = None
+        self._positions: dict[str, int] = {}
+        self._attr_sets: list[set[str]] = []
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def build(
+        cls,
+        items: Iterable[Item],
+        *,
+        cache_dir: Path | None = None,
+        config: SearchConfig | None = None,
+        encoder: Encoder | None = None,
+        ranker: LinearRanker | LambdaMARTRanker | None = None,
+        personalizer: Personalizer | None = None,
+        show_progress: bool = True,
+    ) -> SearchService:
+        """Index ``items``. Embeddings are cached under ``cache_dir`` (default
+        ``~/.cache/shelf/embeddings``) so a rebuild re-encodes nothing."""
+        config = config or SearchConfig()
+        if encoder is None and config.encoder and config.k_dense > 0:
+            encoder = load_encoder(config.encoder, cache_dir=cache_dir)
+        service = cls(config, encoder=encoder, ranker=ranker, personalizer=personalizer)
+        service._add(list(items), show_progress=show_progress)
+        return service
+
+    def add_items(self, items: Iterable[Item]) -> int:
+        """Index new items (findable by the next query); returns how many were added.
+
+        An item id already indexed is refused: updating an item needs a rebuild.
+        """
+        batch = list(items)
+        for item in batch:
+            if item.item_id in self._positions:
+                raise ValidationError("already indexed", field="item_id", source=item.item_id)
+        self._add(batch, show_progress=False)
+        return len(batch)
+
+    def _add(self, items: list[Item], *, show_progress: bool) -> None:
+        if not items:
+            return
+        seen: set[str] = set()
+        for item in items:
+            if item.item_id in self._positions or item.item_id in seen:
+                raise ValidationError("duplicate item id", field="item_id", source=item.item_id)
+            seen.add(item.item_id)
+        from rich.progress import Progress
+
+        with Progress(disable=not show_progress, transient=True) as progress:
+            task = progress.add_task("indexing text", total=len(items))
+            chunk = 2000
+            for start in range(0, len(items), chunk):
+                part = items[start : start + chunk]
+                self.lexical.add(part)
+                progress.advance(task, len(part))
+            self.columns.add(items)
+            for offset, item in enumerate(items):
+                self._positions[item.item_id] = len(self.items) + offset
+                values = {
+                    str(v).lower()
+                    for value in item.attributes.values()
+                    for v in (value if isinstance(value, list) else [value])
+                }
+                self._attr_sets.append(values)
+            self.items.extend(items)
+            if self.speller is not None:
+                first = len(self.items) - len(items)
+                self.speller.add_documents(self.lexical.title_words[first:])
+                self.speller.add_documents(
+                    self.analyzer.words(" ".join([i.brand or "", *i.category])) for i in items
+                )
+            if self.encoder is not None and self.config.k_dense > 0:
+                texts = [item_text(i) for i in items]
+                task = progress.add_task("encoding items", total=len(texts))
+                blocks = []
+                for start in range(0, len(texts), 1024):
+                    blocks.append(self.encoder.encode(texts[start : start + 1024], batch_size=64))
+                    progress.advance(task, len(texts[start : start + 1024]))
+                if self.dense is None:
+                    self.dense = DenseIndex(
+                        self.encoder.dim, hnsw_threshold=self.config.hnsw_threshold
+                    )
+                self.dense.add(np.concatenate(blocks))
+        self._understanding = None
+
+    @property
+    def understanding(self) -> QueryUnderstanding:
+        if self._understanding is None:
+            self._understanding = QueryUnderstanding(
+                self.analyzer,
+                self.speller,
+                self.synonyms,
+                brands=self.columns.brand_vocabulary(),
+                attribute_values=self.columns.attribute_vocabulary(self.config.attribute_facets),
+            )
+        return self._understanding
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    # ----------------------------------------------------------------- querying
+    def _query_vector(self, text: str) -> np.ndarray | None:
+        if self.encoder is None or self.dense is None or not text.strip():
+            return None
+        if isinstance(self.encoder, CachedEncoder):
+            return self.encoder.encode_one(text)
+        return self.encoder.encode([text])[0]
+
+    def prepare(
+        self,
+        understood: UnderstoodQuery,
+        mask: np.ndarray | None = None,
+        *,
+        query_vector: np.ndarray | None = None,
+    ) -> Prepared:
+        """Candidates of an understood query (within ``mask``) and their features."""
+        cfg = self.config
+        terms = understood.terms + understood.synonym_terms
+        weights = [1.0] * len(understood.terms) + [SYNONYM_WEIGHT] * len(understood.synonym_terms)
+        field_scores = self.lexical.field_scores(terms, weights)
+        lex = self.lexical.combine(field_scores)
+        lex_top = top_k(lex, cfg.k_lexical, mask)
+        dense_top = np.zeros(0, dtype=np.int64)
+        if query_vector is None:
+            query_vector = self._query_vector(understood.text)
+        if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
+            dense_top, _ = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
+        docs = np.unique(np.concatenate([lex_top, dense_top])).astype(np.int64)
+        if query_vector is not None and self.dense is not None:
+            cos = self.dense.cosine(query_vector, docs)
+        else:
+            cos = np.zeros(len(docs), dtype=np.float32)
+        ctx = QueryContext(
+            text=understood.text,
+            terms=understood.terms,
+            idf=[self.lexical.idf(t) for t in understood.terms],
+            synonym_terms=understood.synonym_terms,
+            corrected=bool(understood.corrections),
+        )
+        n_items = len(self.items)
+        q_bigrams = bigram_tokens(understood.terms)
+        data = CandidateData(
+            lex_scores=lex[docs],
+            field_scores={f: scores[docs] for f, scores in field_scores.items()},
+            dense_cos=cos,
+            lex_rank=rank_positions(docs, lex_top, n_items),
+            dense_rank=rank_positions(docs, dense_top, n_items),
+            bigram_scores=self.lexical.bigrams.scores(q_bigrams)[docs],
+            term_match=self._term_match(understood.terms, docs),
+            synonym_match=self._term_match(understood.synonym_terms, docs),
+            bigram_match=self._bigram_match(q_bigrams, docs),
+            title_len=self.lexical.fields["title"].doc_len_[docs],
+            titles=[self.lexical.titles[d] for d in docs.tolist()],
+            brand_match=self._brand_match(understood.brands, docs),
+            attribute_match=self._attribute_match(understood.attributes, docs),
+            popularity=self.columns.popularity[docs],
+        )
+        features = compute_features(ctx, data)
+        return Prepared(understood, docs, features, query_vector)
+
+    def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
+        """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""
+        out = np.zeros((len(terms), len(docs)), dtype=bool)
+        for i, term in enumerate(terms):
+            mark = np.zeros(len(self.items), dtype=bool)
+            for index in self.lexical.fields.values():
+                mark[index.postings(term)] = True
+            out[i] = mark[docs]
+        return out
+
+    def _bigram_match(self, bigrams: list[str], docs: np.ndarray) -> np.ndarray:
+        """(len(bigrams), len(docs)) bool: the title has the two terms next to each other."""
+        out = np.zeros((len(bigrams), len(docs)), dtype=bool)
+        for i, bigram in enumerate(bigrams):
+            mark = np.zeros(len(self.items), dtype=bool)
+            mark[self.lexical.bigrams.postings(bigram)] = True
+            out[i] = mark[docs]
+        return out
+
+    def _brand_match(self, brands: list[str], docs: np.ndarray) -> np.ndarray:
+        if not brands:
+            return np.zeros(len(docs), dtype=np.float32)
+        vocab = self.columns.brand_vocabulary()
+        ids = [
+            self.columns.brand_names.index(vocab[b.lower()]) for b in brands if b.lower() in vocab
+        ]
+        return np.isin(self.columns.brand_ids[docs], ids).astype(np.float32)
+
+    def _attribute_match(self, attributes: dict[str, list[str]], docs: np.ndarray) -> np.ndarray:
+        wanted = {v.lower() for values in attributes.values() for v in values}
+        if not wanted:
+            return np.zeros(len(docs), dtype=np.float32)
+        return np.array([len(wanted & self._attr_sets[d]) for d in docs.tolist()], np.float32)
+
+    def score(self, prepared: Prepared, *, user_id: str | None = None) -> np.ndarray:
+        """Ranker scores of the prepared candidates, then the personalisation hook."""
+        scores = self.ranker.predict(prepared.features) if len(prepared.docs) else np.zeros(0)
+        if user_id is not None and self.personalizer is not None and len(prepared.docs):
+            ids = [self.items[d].item_id for d in prepared.docs.tolist()]
+            scores = np.asarray(self.personalizer(user_id, ids, scores), dtype=np.float32)
+        return np.asarray(scores, dtype=np.float32)
+
+    def understand(self, query: str, *, enabled: bool = True) -> UnderstoodQuery:
+        if not enabled:
+            words = self.analyzer.words(query)
+            terms = list(dict.fromkeys(self.analyzer.terms_of_words(words)))
+            return UnderstoodQuery(raw=query, text=query, words=words, terms=terms)
+        return self.understanding.understand(query)
+
+    def search(
+        self,
+        query: str,
+        *,
+        filters: SearchFilters | None = None,
+        sort: SortOrder | str = SortOrder.RELEVANCE,
+        page: int = 1,
+        page_size: int = 20,
+        user_id: str | None = None,
+        understand: bool = True,
+        apply_understood_filters: bool = True,
+    ) -> SearchResponse:
+        """Search the catalog. Explicit ``filters`` win over understood ones; price bounds
+        understood from the query become filters unless ``apply_understood_filters=False``;
+        understood brands and attribute values are boosts (ranking features)."""
+        started = time.perf_counter()
+        if page < 1:
+            raise ValidationError("must be at least 1", field="page")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationError(f"must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
+        try:
+            order = SortOrder(sort)
+        except ValueError:
+            raise ValidationError(
+                f"unknown sort {sort!r}; one of {[s.value for s in SortOrder]}", field="sort"
+            ) from None
+        filters = filters or SearchFilters()
+        understood = self.understand(query, enabled=understand)
+        effective = filters
+        if apply_understood_filters and (understood.price_min or understood.price_max):
+            effective = filters.model_copy(
+                update={
+                    "price_min": filters.price_min
+                    if filters.price_min is not None
+                    else understood.price_min,
+                    "price_max": filters.price_max
+                    if filters.price_max is not None
+                    else understood.price_max,
+                }
+            )
+        mask = self.columns.mask(effective)
+        if understood.terms or understood.text.strip():
+            prepared = self.prepare(understood, mask)
+            docs = prepared.docs
+            relevance = self.score(prepared, user_id=user_id)
+        else:  # browsing: every item meeting the filters, by popularity
+            prepared = None
+            docs = np.arange(len(self.items)) if mask is None else np.flatnonzero(mask)
+            relevance = self.columns.popularity[docs].astype(np.float32)
+        ordered = self.columns.sort(docs, relevance, order)
+        score_of = dict(zip(docs.tolist(), relevance.tolist(), strict=True))
+        row_of = {d: i for i, d in enumerate(docs.tolist())}
+        start = (page - 1) * page_size
+        hits = []
+        for d in ordered[start : start + page_size].tolist():
+            item = self.items[d]
+            reason = (
+                self._reason(prepared, row_of[d]) if prepared is not None else "matches filters"
+            )
+            hits.append(
+                SearchHit(
+                    item_id=item.item_id,
+                    score=round(float(score_of[d]), 6),
+                    title=item.title,
+                    brand=item.brand,
+                    price=item.price,
+                    category=list(item.category),
+                    available=item.available,
+                    reason=reason,
+                )
+            )
+        understood_dict = understood.to_dict()
+        understood_dict["applied_filters"] = effective.model_dump(exclude_defaults=True)
+        return SearchResponse(
+            query=query,
+            understood=understood_dict,
+            total=len(docs),
+            page=page,
+            page_size=page_size,
+            sort=order.value,
+            ranker=self.ranker.name,
+            items=hits,
+            facets=self.columns.facets(docs),
+            took_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _reason(self, prepared: Prepared, row: int) -> str:
+        f = dict(zip(FEATURE_NAMES, prepared.features[row].tolist(), strict=True))
+        doc = int(prepared.docs[row])
+        title_terms = set(self.lexical.title_terms[doc])
+        matched = [t for t in prepared.understood.terms if t in title_terms]
+        parts = []
+        if matched:
+            parts.append("matched " + ", ".join(matched))
+        if f["dense_cos"] >= 0.5:
+            parts.append(f"semantic match {f['dense_cos']:.2f}")
+        if prepared.understood.corrections:
+            fixes = ", ".join(f"{a}->{b}" for a, b in prepared.understood.corrections.items())
+            parts.append(f"spelling {fixes}")
+        if f["synonym_cov"] > 0:
+            parts.append("synonym")
+        if f["brand_match"] > 0:
+            parts.append("brand boost")
+        if f["attribute_match"] > 0:
+            parts.append("attribute boost")
+        return "; ".join(parts) or "related"
+
+    # ----------------------------------------------------------------- persistence
+    def set_popularity(self, scores: dict[str, float]) -> None:
+        self.columns.set_popularity(scores)
+
+    def save(self, path: Path) -> None:
+        """Write the index: config, items, item vectors and the ranker (no pickles)."""
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(self.config.model_dump_json(indent=2))
+        with (path / "items.jsonl").open("w") as fh:
+            for item in self.items:
+                fh.write(item.model_dump_json() + "\n")
+        if self.dense is not None:
+            self.dense.save(path / "vectors.npy")
+        self.ranker.save(path / "ranker")
+
+    @classmethod
+    def load(
+        cls, path: Path, *, cache_dir: Path | None = None, show_progress: bool = False
+    ) -> SearchService:
+        """An index saved by :meth:`save`; text indexes are rebuilt, vectors are reused."""
+        if not (path / "config.json").exists():
+            raise ArtifactError(f"{path}: not a search index (no config.json)")
+        config = SearchConfig.model_validate_json((path / "config.json").read_text())
+        items = [Item.model_validate_json(line) for line in (path / "items.jsonl").open()]
+        encoder = None
+        if config.encoder and config.k_dense > 0:
+            encoder = load_encoder(config.encoder, cache_dir=cache_dir)
+        service = cls(config, encoder=encoder, ranker=load_ranker(path / "ranker"))
+        vectors_path = path / "vectors.npy"
+        if encoder is not None and vectors_path.exists():
+            service.encoder = None  # index the text only, then attach the saved vectors
+            service._add(items, show_progress=show_progress)
+            service.encoder = encoder
+            vectors = np.load(vectors_path, allow_pickle=False)
+            if len(vectors) != len(items):
+                raise ArtifactError(f"{path}: {len(vectors)} vectors for {len(items)} items")
+            service.dense = DenseIndex(encoder.dim, hnsw_threshold=config.hnsw_threshold)
+            service.dense.add(vectors)
+        else:
+            service._add(items, show_progress=show_progress)
+        return service
+
+
+def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:
+    return [service.items[d].item_id for d in docs]
+
+
+def config_from_json(text: str) -> SearchConfig:
+    return SearchConfig.model_validate(json.loads(text))
