@@ -26,6 +26,7 @@ from shelf.serve.schemas import (
     Stats,
     UserDeleted,
 )
+from shelf.web import routes as web_routes
 
 router = APIRouter()
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -167,6 +168,8 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(router)
+    app.include_router(web_routes.router)
+    app.mount("/static", web_routes.static, name="static")
     # The last added is the outermost: requests rejected for size are still counted and logged.
     app.add_middleware(BodyLimit, max_bytes=engine.settings.max_body_bytes)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)
