@@ -1,0 +1,149 @@
+"""HTTP load benchmark: drives search, recommendations and event posting against a running
+`shelf serve` on 127.0.0.1 from this (second) process, at several concurrency levels.
+
+Usage (server already running, e.g. `shelf serve --port 8000` over a loaded catalog):
+    .venv/bin/python benchmarks/load_bench.py --base http://127.0.0.1:8000 \
+        --queries ../shared/data/homedepot-search/queries-dev.tsv \
+        --concurrency 1 8 32 --seconds 20 --out benchmarks/results/load.json
+
+Requests are bounded by count and time and go to loopback only. Reports per route and
+concurrency: requests, QPS, p50 and p99 latency in ms, and errors (non-2xx or transport).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+MAX_REQUESTS_PER_LEVEL = 200_000
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def read_queries(path: Path | None) -> list[str]:
+    if path is None:
+        return ["drill", "cordless drill under $100", "paint", "light bulb", "door handle"]
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        return [row["query"] for row in reader if row.get("query")]
+
+
+async def sample_ids(client: httpx.AsyncClient, n: int) -> list[str]:
+    response = await client.get("/items", params={"limit": min(n, 200)})
+    response.raise_for_status()
+    return [item["item_id"] for item in response.json()["items"]]
+
+
+async def drive(
+    base: str, route: str, concurrency: int, seconds: float, queries: list[str], items: list[str]
+) -> dict[str, object]:
+    rng = random.Random(concurrency)
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    def request() -> tuple[str, str, dict[str, object] | None, dict[str, object] | None]:
+        if route == "search":
+            return "GET", "/search", {"q": rng.choice(queries)}, None
+        if route == "recommendations":
+            return "GET", f"/users/load-user-{rng.randrange(5000)}/recommendations", {"n": 10}, None
+        event = {
+            "user_id": f"load-user-{rng.randrange(5000)}",
+            "item_id": rng.choice(items),
+            "type": "view",
+            "timestamp": time.time(),
+        }
+        return "POST", "/events", None, {"events": [event]}
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal errors, sent
+            while time.perf_counter() < deadline and sent < MAX_REQUESTS_PER_LEVEL:
+                method, path, params, body = request()
+                sent += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.request(method, path, params=params, json=body)
+                    ok = response.status_code < 300
+                except httpx.TransportError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "route": route,
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "qps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "errors": errors,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    host = urlparse(args.base).hostname or ""
+    if not (host == "localhost" or host.startswith("127.") or host == "::1"):
+        raise SystemExit("load tests only target loopback addresses")
+    queries = read_queries(args.queries)
+    async with httpx.AsyncClient(base_url=args.base, timeout=30) as client:
+        items = await sample_ids(client, 200)
+        stats = (await client.get("/stats")).json()
+    rows = []
+    for route in args.routes:
+        for level in args.concurrency:
+            row = await drive(args.base, route, level, args.seconds, queries, items)
+            print(row, flush=True)
+            rows.append(row)
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg": os.getloadavg(),
+        },
+        "server": {"base": args.base, "workers": args.server_workers, "store": stats.get("stats")},
+        "results": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--queries", type=Path, default=None)
+    parser.add_argument("--routes", nargs="+", default=["search", "recommendations", "events"])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--server-workers", type=int, default=1, help="Recorded, not set.")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
