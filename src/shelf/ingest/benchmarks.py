@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shelf.catalog import AttributeValue, Event, EventType, Item
+from shelf.catalog import AttributeValue, Event, EventType, Item, parse_item
 from shelf.errors import ValidationError
 from shelf.ingest.importer import store_events
 from shelf.ingest.pseudonym import Pseudonymizer
@@ -121,10 +121,20 @@ def read_products(path: Path) -> list[Item]:
         for row, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            record = json.loads(line)
-            if "product_id" not in record:
-                raise ValidationError("is required", field="product_id", row=row, source=str(path))
-            items.append(Item(item_id=str(record["product_id"]), title=str(record["title"])))
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(
+                    f"is not valid JSON ({exc.msg})", row=row, source=str(path)
+                ) from None
+            for required in ("product_id", "title"):
+                if not isinstance(record, dict) or required not in record:
+                    raise ValidationError("is required", field=required, row=row, source=str(path))
+            try:
+                item = parse_item({"item_id": record["product_id"], "title": record["title"]})
+            except ValidationError as exc:
+                raise exc.at(row=row, source=str(path)) from None
+            items.append(item)
     return items
 
 

@@ -97,7 +97,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Record]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                # Without the newline, or an error at the end of the line is put at "column 1"
+                # (of the next line).
+                record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 yield (
                     row,

@@ -264,17 +264,22 @@ class SQLStore:
         category: str | None = None,
         brand: str | None = None,
     ) -> ItemPage:
+        # Both filters ignore case, and both sides go through the database's own lower(), so the
+        # backends agree (SQLite's LIKE ignores ASCII case, PostgreSQL's does not) and a value
+        # typed exactly as stored always matches (SQLite's lower() leaves non-ASCII alone).
         where = []
         if category:
             prefix = " > ".join(p.strip() for p in category.split(">") if p.strip())
+            path = sa.func.lower(items_table.c.category_path)
+            escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
             where.append(
                 sa.or_(
-                    items_table.c.category_path == prefix,
-                    items_table.c.category_path.startswith(prefix + " > ", autoescape=True),
+                    path == sa.func.lower(sa.literal(prefix)),
+                    path.like(sa.func.lower(sa.literal(escaped + " > %")), escape="/"),
                 )
             )
         if brand:
-            where.append(sa.func.lower(items_table.c.brand) == brand.lower())
+            where.append(sa.func.lower(items_table.c.brand) == sa.func.lower(sa.literal(brand)))
         with self.engine.connect() as conn:
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(items_table).where(*where)
