@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import sys
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def stocked(data: Path, tmp_path: Path) -> Path:
 
 
 def test_import_items_and_events(stocked: Path) -> None:
+    assert stat.S_IMODE((stocked / "pseudonym.key").stat().st_mode) == 0o600
     assert store_counts(stocked) == {
         "items": 2,
         "users": 2,

@@ -221,6 +221,20 @@ def test_events_import_identically_from_every_format(
     assert [e.query for e in sqlite_store.user_events(alice)] == [None, "saw"]
 
 
+def test_csv_rows_are_records_not_lines(sqlite_store: SQLStore, tmp_path: Path) -> None:
+    """A byte-order mark is not part of the first column, and a quoted newline is not a row."""
+    path = tmp_path / "items.csv"
+    path.write_text(
+        'item_id,title,description\na,A,"two\nlines"\nb,,x\nc,C,\n', encoding="utf-8-sig"
+    )
+    with pytest.raises(ImportRejected) as caught:
+        import_items(sqlite_store, path)
+    assert caught.value.rejections == [Rejection(2, "title", "is required")]
+    report = import_items(sqlite_store, path, skip_invalid=True)
+    assert (report.read, report.stored, report.invalid) == (3, 2, 1)
+    assert sqlite_store.get_item("a") == Item(item_id="a", title="A", description="two\nlines")
+
+
 def test_format_is_overridable(sqlite_store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "catalog.txt"
     write_jsonl(path, ITEMS_JSONL)
