@@ -242,6 +242,11 @@ def test_item_errors_name_the_field(record: dict[str, object], field: str, reaso
     assert caught.value.row is None
 
 
+def test_null_attributes_are_absent() -> None:
+    item = parse_item({**ITEM, "attributes": {"color": None, "watts": 18}})
+    assert item.attributes == {"watts": 18}
+
+
 def test_item_is_frozen() -> None:
     item = parse_item(ITEM)
     with pytest.raises(Exception, match="frozen"):

@@ -152,7 +152,8 @@ def _attributes(value: Any) -> Any:
             raise ValueError("must be a JSON object") from None
     if not isinstance(value, dict):
         raise ValueError("must be an object of attribute name to value")
-    return value
+    # A null value is an absent attribute: a Parquet struct column holds every key in every row.
+    return {k: v for k, v in value.items() if v is not None}
 
 
 def _price(value: Any) -> Any:

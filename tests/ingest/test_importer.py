@@ -235,6 +235,23 @@ def test_csv_rows_are_records_not_lines(sqlite_store: SQLStore, tmp_path: Path) 
     assert sqlite_store.get_item("a") == Item(item_id="a", title="A", description="two\nlines")
 
 
+def test_parquet_struct_attributes_with_missing_keys(
+    sqlite_store: SQLStore, tmp_path: Path
+) -> None:
+    """A struct column has every key in every row; a key a row lacks comes back as null."""
+    rows = [
+        {"item_id": "a", "title": "A", "attributes": {"color": "red", "watts": 18}},
+        {"item_id": "b", "title": "B", "attributes": {"color": "blue"}},
+    ]
+    path = tmp_path / "items.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    assert import_items(sqlite_store, path).stored == 2
+    assert [i.attributes for i in sqlite_store.iter_items()] == [
+        {"color": "red", "watts": 18},
+        {"color": "blue"},
+    ]
+
+
 def test_format_is_overridable(sqlite_store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "catalog.txt"
     write_jsonl(path, ITEMS_JSONL)
