@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,36 @@ def test_key_file_is_0600_even_under_a_permissive_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert mode(tmp_path / "pseudonym.key") == 0o600
+
+
+def load_at_once(path: Path, n: int) -> list[bytes | Exception]:
+    """``n`` threads load (or create) the key at ``path`` at the same moment."""
+    start = threading.Barrier(n)
+    keys: list[bytes | Exception] = []
+
+    def load() -> None:
+        start.wait()
+        try:
+            keys.append(load_or_create_key(path))
+        except Exception as exc:  # collected, to fail the test with it
+            keys.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return keys
+
+
+def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+    """Serve and import started at once on a fresh data dir: no one reads a half-written key."""
+    for trial in range(10):
+        path = tmp_path / str(trial) / "pseudonym.key"
+        keys = load_at_once(path, 6)
+        assert keys == [keys[0]] * 6, keys
+        assert isinstance(keys[0], bytes) and len(keys[0]) == 32
+        assert [p.name for p in path.parent.iterdir()] == ["pseudonym.key"]  # no temporaries
 
 
 def test_two_key_files_differ(tmp_path: Path) -> None:

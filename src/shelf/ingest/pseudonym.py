@@ -22,17 +22,29 @@ PSEUDONYM_HEX = 32
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The key at ``path``, created atomically with mode 0600 if it does not exist."""
+    """The key at ``path``, created atomically with mode 0600 if it does not exist.
+
+    The key is written and synced under a temporary name, then linked to ``path``: a process
+    that starts at the same moment sees either no key or the whole key, never an empty file,
+    and when two create one at once the first link wins and both read the winner.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(KEY_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            else:
+                _fsync_directory(path.parent)
+        finally:
+            temporary.unlink(missing_ok=True)
     key = path.read_bytes()
     if len(key) != KEY_BYTES:
         raise ConfigError(f"pseudonymisation key {path} is corrupt ({len(key)} bytes)")
@@ -40,6 +52,15 @@ def load_or_create_key(path: Path) -> bytes:
     if mode & 0o077:
         raise ConfigError(f"pseudonymisation key {path} is readable by others (mode {mode:o})")
     return key
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new name in ``directory`` survive a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Pseudonymizer:
