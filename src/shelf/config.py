@@ -36,9 +36,6 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Rows per batch when importing files."
     )
-    max_request_items: int = Field(
-        default=10_000, ge=1, description="Most records accepted in one POST /items or /events."
-    )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )

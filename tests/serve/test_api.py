@@ -207,11 +207,6 @@ def test_unknown_item_is_404(client: TestClient) -> None:
     assert error["details"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in serve/app.py: the route is /items/{item_id}, which never matches an id "
-    "holding '/' (even sent as %2F); it needs /items/{item_id:path}.",
-)
 def test_item_id_with_a_slash(client: TestClient) -> None:
     assert client.post("/items", json={"items": [{"item_id": "sku/1", "title": "A"}]}).is_success
     response = client.get("/items/sku%2F1")
@@ -317,12 +312,6 @@ def test_huge_body_is_413(client: TestClient) -> None:
     assert counts(client)["events"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in serve/app.py: BodyLimit raises a plain exception while FastAPI reads the "
-    "body, and FastAPI turns it into 400 'There was an error parsing the body'. A body "
-    "without Content-Length (chunked) over the limit must be 413 too.",
-)
 def test_huge_chunked_body_is_413(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"events": ['

@@ -58,7 +58,9 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/items/{item_id}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"])
+@router.get(
+    "/items/{item_id:path}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"]
+)
 def get_item(request: Request, item_id: Annotated[str, Path(max_length=256)]) -> ItemOut:
     """One item by id."""
     return ItemOut(item=engine_of(request).get_item(item_id))
@@ -126,28 +128,34 @@ class BodyLimit:
             await self._reject(scope, receive, send)
             return
         seen = 0
+        responded = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, responded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # Answer 413 now and tell the app the client went away, so it stops reading.
+                    if not responded:
+                        responded = True
+                        await self._reject(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            if not responded:
+                await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not responded:
+                raise
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = errors.envelope(413, f"request body larger than {self.max_bytes} bytes")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(engine: Engine) -> FastAPI:
