@@ -15,10 +15,10 @@ from shelf.text.tokenize import Analyzer
 
 
 class HashingEncoder:
-    """Bag of stemmed words hashed into 64 dimensions: texts sharing words are similar."""
+    """Bag of stemmed words hashed into 1024 dimensions: texts sharing words are similar."""
 
     name = "hashing"
-    dim = 64
+    dim = 1024
 
     def __init__(self) -> None:
         self.analyzer = Analyzer()

@@ -29,7 +29,7 @@ from shelf.evaluate.search_metrics import evaluate_rankings, latency_summary
 from shelf.search.features import FEATURE_NAMES
 from shelf.search.rank import LambdaMARTRanker, LinearRanker, relevance_labels
 from shelf.search.service import Prepared, SearchConfig, SearchService
-from shelf.text.encoder import CachedEncoder
+from shelf.text.encoder import CachedEncoder, Encoder
 
 PIPELINES = ("ltr", "linear", "lexical", "dense")
 TOP_K = 100
@@ -162,7 +162,7 @@ def _baseline_bm25s(
     ids = [i.item_id for i in items]
     for q in WARMUP_QUERIES:
         qt = bm25s.tokenize([q], stopwords=stopwords, stemmer=stemmer, show_progress=False)
-        retriever.retrieve(qt, k=TOP_K, show_progress=False)
+        retriever.retrieve(qt, k=min(TOP_K, len(ids)), show_progress=False)
     rankings: dict[str, list[str]] = {}
     times: list[float] = []
     for qid, q in queries.items():
@@ -191,6 +191,8 @@ def evaluate_search(
     cache_dir: Path | None = None,
     config: SearchConfig | None = None,
     baselines: bool = True,
+    encoder: Encoder | None = None,
+    ranker_params: Mapping[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the protocol; returns the metrics document (see the module docstring)."""
@@ -207,7 +209,9 @@ def evaluate_search(
     if pipeline == "lexical":
         config = config.model_copy(update={"k_dense": 0})
     started = time.perf_counter()
-    service = SearchService.build(products, cache_dir=cache_dir, config=config)
+    service = SearchService.build(
+        products, cache_dir=cache_dir, config=config, encoder=encoder, show_progress=False
+    )
     build_s = time.perf_counter() - started
     log(f"indexed {len(products)} products in {build_s:.1f}s")
 
@@ -230,7 +234,7 @@ def evaluate_search(
         model_of: dict[str, LambdaMARTRanker] = {}
         if train_queries is not None and train_qrels is not None:
             log(f"training LambdaMART on {len(train_queries)} training queries")
-            model = train_ranker(service, train_queries, train_qrels)
+            model = train_ranker(service, train_queries, train_qrels, **(ranker_params or {}))
             model_of = dict.fromkeys(queries, model)
             training = {"mode": "train files", "train_queries": len(train_queries)}
         else:
@@ -239,7 +243,8 @@ def evaluate_search(
                 train = {q: p for q, p in prepared.items() if q not in held}
                 x, y, g = training_rows(service, train, qrels)
                 log(f"fold {i + 1}/{folds}: training on {len(g)} queries, {len(y)} rows")
-                model = LambdaMARTRanker(random_state=seed).fit(x, y, g)
+                params = {"random_state": seed, **(ranker_params or {})}
+                model = LambdaMARTRanker(**params).fit(x, y, g)
                 model_of.update(dict.fromkeys(fold, model))
             training = {"mode": f"{folds}-fold cross-validation by query id", "seed": seed}
         rankers["ltr"] = model_of.__getitem__

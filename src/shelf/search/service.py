@@ -70,6 +70,9 @@ class SearchConfig(BaseModel):
     spelling: bool = True
     synonyms: list[list[str]] = Field(default_factory=list)
     attribute_facets: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTRIBUTE_FACETS))
+    dense_min_cos: float = Field(
+        default=0.2, description="Dense candidates below this cosine are not matches."
+    )
     hnsw_threshold: int = Field(default=200_000, ge=1)
 
 
@@ -260,7 +263,8 @@ class SearchService:
         if query_vector is None:
             query_vector = self._query_vector(understood.text)
         if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
-            dense_top, _ = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
+            dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
+            dense_top = dense_top[sims >= cfg.dense_min_cos]
         docs = np.unique(np.concatenate([lex_top, dense_top])).astype(np.int64)
         if query_vector is not None and self.dense is not None:
             cos = self.dense.cosine(query_vector, docs)

@@ -1,0 +1,85 @@
+"""``GET /search``: products for a query, with filters, facets, sorting and pagination.
+
+The service is ``request.app.state.engine.search`` (a :class:`shelf.search.SearchService`).
+Errors go through the app's JSON error envelope (a shelf ``ValidationError`` -> 422).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError as PydanticValidationError
+
+from shelf.errors import ConfigError, ValidationError
+from shelf.search.filters import SearchFilters, SortOrder
+from shelf.search.service import MAX_PAGE_SIZE, SearchResponse, SearchService
+
+router = APIRouter()
+
+
+def _service(request: Request) -> SearchService:
+    engine = getattr(request.app.state, "engine", None)
+    service = getattr(engine, "search", None)
+    if service is None:
+        raise ConfigError("search is not available: the engine has no search index")
+    return service
+
+
+def _attributes(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, wanted = value.partition(":")
+        if not sep or not name.strip() or not wanted.strip():
+            raise ValidationError(f"{value!r} is not name:value", field="attr")
+        out.setdefault(name.strip(), []).append(wanted.strip())
+    return out
+
+
+@router.get("/search", response_model=SearchResponse, tags=["search"])
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=512, description="The query; empty to browse.")] = "",
+    category: Annotated[
+        str | None, Query(description="Category path prefix, 'Tools > Drills'.")
+    ] = None,
+    brand: Annotated[list[str] | None, Query(description="Any of these brands.")] = None,
+    price_min: Annotated[float | None, Query(ge=0)] = None,
+    price_max: Annotated[float | None, Query(ge=0)] = None,
+    available: Annotated[bool | None, Query(description="Only (un)available items.")] = None,
+    attr: Annotated[
+        list[str] | None, Query(description="Attribute filter name:value (repeatable).")
+    ] = None,
+    sort: SortOrder = SortOrder.RELEVANCE,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    understand: Annotated[
+        bool, Query(description="Read price bounds, brands and attributes from the query.")
+    ] = True,
+) -> SearchResponse:
+    """Search the catalog. The response says what was understood from the query; explicit
+    filters override it and ``understand=false`` turns it off."""
+    try:
+        filters = SearchFilters(
+            category=[p.strip() for p in category.split(">") if p.strip()] if category else [],
+            brands=brand or [],
+            price_min=price_min,
+            price_max=price_max,
+            attributes=_attributes(attr or []),
+            available=available,
+        )
+    except PydanticValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field, _, reason = message.partition(": ")
+        raise ValidationError(reason or message, field=field if reason else None) from None
+    return _service(request).search(
+        q,
+        filters=filters,
+        sort=sort,
+        page=page,
+        page_size=page_size,
+        user_id=user_id,
+        understand=understand,
+    )

@@ -1,0 +1,55 @@
+"""Rankers: the linear default, LambdaMART learning a known answer, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shelf.errors import ArtifactError, NotFittedError
+from shelf.search.features import FEATURE_NAMES, longest_true_run, rank_positions
+from shelf.search.rank import LambdaMARTRanker, LinearRanker, load_ranker, relevance_labels
+
+
+def test_relevance_labels_in_thirds() -> None:
+    assert relevance_labels(np.array([1.0, 1.33, 2.0, 2.67, 3.0])).tolist() == [0, 1, 3, 5, 6]
+
+
+def test_linear_ranker_is_a_weighted_sum() -> None:
+    x = np.zeros((2, len(FEATURE_NAMES)), dtype=np.float32)
+    x[0, FEATURE_NAMES.index("dense_cos")] = 0.5
+    x[1, FEATURE_NAMES.index("lex_score_rel")] = 1.0
+    ranker = LinearRanker({"dense_cos": 2.0, "lex_score_rel": 0.5})
+    np.testing.assert_allclose(ranker.predict(x), [1.0, 0.5])
+
+
+def test_lambdamart_learns_which_feature_matters(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    groups, rows, labels = 60, 10, []
+    x = rng.random((groups * rows, len(FEATURE_NAMES))).astype(np.float32)
+    signal = x[:, FEATURE_NAMES.index("coverage")]
+    labels = np.digitize(signal, [0.5, 0.8]) * 3
+    ranker = LambdaMARTRanker(n_estimators=30, min_child_samples=5).fit(
+        x, labels, np.full(groups, rows)
+    )
+    importance = ranker.feature_importance()
+    assert max(importance, key=importance.__getitem__) == "coverage"
+    ranker.save(tmp_path / "r")
+    again = load_ranker(tmp_path / "r")
+    np.testing.assert_allclose(again.predict(x), ranker.predict(x), rtol=1e-6)
+
+
+def test_unfitted_and_foreign_rankers_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotFittedError):
+        LambdaMARTRanker().predict(np.zeros((1, len(FEATURE_NAMES))))
+    with pytest.raises(ArtifactError):
+        load_ranker(tmp_path)
+    LinearRanker().save(tmp_path / "lin")
+    assert isinstance(load_ranker(tmp_path / "lin"), LinearRanker)
+
+
+def test_feature_helpers() -> None:
+    flags = np.array([[True, False], [True, True], [False, True]])
+    assert longest_true_run(flags).tolist() == [2, 2]
+    assert rank_positions(np.array([4, 1, 2]), np.array([2, 4]), 5).tolist() == [1, 1000, 0]

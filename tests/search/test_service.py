@@ -1,0 +1,159 @@
+"""The search service end to end on a ten-item catalog with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shelf.catalog import Item
+from shelf.errors import ValidationError
+from shelf.search.filters import SearchFilters
+from shelf.search.service import SearchService
+
+from .conftest import HashingEncoder
+
+
+def ids(response: object) -> list[str]:
+    return [h.item_id for h in response.items]  # type: ignore[attr-defined]
+
+
+def test_misspelt_query_finds_the_product(service: SearchService) -> None:
+    response = service.search("refridgerator")
+    assert response.understood["corrections"] == {"refridgerator": "refrigerator"}
+    assert set(ids(response)[:2]) == {"1", "2"}
+    assert "spelling refridgerator->refrigerator" in response.items[0].reason
+
+
+def test_transposed_brand_is_corrected(service: SearchService) -> None:
+    response = service.search("everblit hinge")
+    assert ids(response)[0] == "7"
+    assert response.understood["brands"] == ["Everbilt"]
+
+
+def test_price_is_parsed_and_applied(service: SearchService) -> None:
+    response = service.search("cordless drill under $100")
+    assert response.understood["price_max"] == 100.0
+    assert response.understood["terms"] == ["cordless", "drill"]
+    assert set(ids(response)) == {"3", "4"}
+    assert all(h.price is not None and h.price <= 100 for h in response.items)
+
+
+def test_understood_filters_can_be_overridden(service: SearchService) -> None:
+    response = service.search("cordless drill under $100", apply_understood_filters=False)
+    assert "5" in ids(response)
+    explicit = service.search("cordless drill under $100", filters=SearchFilters(price_max=150))
+    assert set(ids(explicit)) == {"3", "4"}  # the explicit bound wins; 199 is above it
+    literal = service.search("drill under $100", understand=False)
+    assert literal.understood["price_max"] is None
+
+
+def test_brand_and_category_filters_are_respected(service: SearchService) -> None:
+    response = service.search("drill", filters=SearchFilters(brands=["ryobi"]))
+    assert ids(response) == ["4"]
+    response = service.search("samsung", filters=SearchFilters(category=["Electronics"]))
+    assert ids(response) == ["9"]
+
+
+def test_attribute_and_availability_filters(service: SearchService) -> None:
+    response = service.search("drill", filters=SearchFilters(attributes={"color": ["red"]}))
+    assert ids(response) == ["5"]
+    response = service.search("cordless drill", filters=SearchFilters(available=True))
+    assert "5" not in ids(response)
+
+
+def test_facet_counts_are_exact(service: SearchService) -> None:
+    response = service.search("drill", filters=SearchFilters(category=["Tools"]))
+    assert response.total == 3
+    assert response.facets["brand"] == {"DEWALT": 1, "Milwaukee": 1, "Ryobi": 1}
+    assert response.facets["category.1"] == {"Tools > Drills": 3}
+    assert response.facets["available"] == {"true": 2, "false": 1}
+    assert response.facets["price"] == {"50-100": 2, "100-250": 1}
+    assert response.facets["attributes.color"] == {"Green": 1, "Red": 1, "Yellow": 1}
+
+
+def test_sorting_by_price_and_newest(service: SearchService) -> None:
+    drills = SearchFilters(category=["Tools", "Drills"])
+    up = service.search("drill", filters=drills, sort="price_asc")
+    assert [h.price for h in up.items] == [79.0, 99.0, 199.0]
+    down = service.search("drill", filters=drills, sort="price_desc")
+    assert [h.price for h in down.items] == [199.0, 99.0, 79.0]
+    newest = service.search("drill", filters=drills, sort="newest")
+    assert ids(newest) == ["5", "4", "3"]
+    with pytest.raises(ValidationError):
+        service.search("drill", sort="cheapest")
+
+
+def test_pagination_splits_the_same_ranking(service: SearchService) -> None:
+    everything = ids(service.search("samsung refrigerator drill", page_size=100))
+    pages = [
+        ids(service.search("samsung refrigerator drill", page=p, page_size=2)) for p in (1, 2, 3)
+    ]
+    assert [i for page in pages for i in page] == everything[:6]
+
+
+def test_synonyms_find_the_other_word(service: SearchService) -> None:
+    response = service.search("couch")
+    assert {"6", "10"} <= set(ids(response)[:2])
+    assert response.understood["synonyms"] == ["sofa"]
+
+
+def test_attribute_values_from_the_catalog_boost(service: SearchService) -> None:
+    response = service.search("red leather sofa")
+    assert response.understood["attributes"] == {"color": ["Red"], "material": ["Leather"]}
+    assert ids(response)[0] == "6"
+
+
+def test_empty_query_browses_with_filters(service: SearchService) -> None:
+    response = service.search("", filters=SearchFilters(brands=["Everbilt"]), sort="price_asc")
+    assert ids(response) == ["8", "7"]
+
+
+def test_new_items_are_findable_at_once(service: SearchService) -> None:
+    new = Item(item_id="11", title="Makita Cordless Circular Saw", brand="Makita", price=149.0)
+    assert service.add_items([new]) == 1
+    assert ids(service.search("circular saw"))[0] == "11"
+    with pytest.raises(ValidationError):
+        service.add_items([new])
+
+
+def test_personalisation_is_a_no_op_by_default(service: SearchService) -> None:
+    anonymous = service.search("cordless drill")
+    personal = service.search("cordless drill", user_id="u1")
+    assert [(h.item_id, h.score) for h in anonymous.items] == [
+        (h.item_id, h.score) for h in personal.items
+    ]
+
+
+def test_personaliser_hook_reranks(service: SearchService) -> None:
+    def prefer_ryobi(user_id: str, item_ids: list[str], scores: np.ndarray) -> np.ndarray:
+        return scores + np.array([10.0 if i == "4" else 0.0 for i in item_ids])
+
+    service.personalizer = prefer_ryobi
+    assert ids(service.search("cordless drill", user_id="u1"))[0] == "4"
+
+
+def test_bad_paging_is_refused(service: SearchService) -> None:
+    with pytest.raises(ValidationError):
+        service.search("drill", page=0)
+    with pytest.raises(ValidationError):
+        service.search("drill", page_size=1000)
+
+
+def test_save_then_load_gives_the_same_results(service: SearchService, tmp_path: Path) -> None:
+    service.save(tmp_path / "index")
+    config = service.config.model_copy(update={"encoder": None, "k_dense": 0})
+    lexical_only = SearchService.build(service.items, config=config, show_progress=False)
+    lexical_only.save(tmp_path / "lexical")
+    again = SearchService.load(tmp_path / "lexical")
+    assert ids(again.search("cordless drill")) == ids(lexical_only.search("cordless drill"))
+
+
+def test_batch_build_equals_incremental_adds(items: list[Item]) -> None:
+    whole = SearchService.build(items, encoder=HashingEncoder(), show_progress=False)
+    grown = SearchService.build(items[:4], encoder=HashingEncoder(), show_progress=False)
+    grown.add_items(items[4:])
+    for q in ("cordless drill", "samsung", "door hinge"):
+        a, b = whole.search(q), grown.search(q)
+        assert [(h.item_id, h.score) for h in a.items] == [(h.item_id, h.score) for h in b.items]
