@@ -97,6 +97,13 @@ class TestStoreContract:
         store.upsert_items([item(i) for i in ids])
         assert [i.item_id for i in store.iter_items(batch_size=2)] == sorted(ids)
 
+    def test_items_are_in_code_point_order_on_every_backend(self, store: SQLStore) -> None:
+        # A PostgreSQL database with a linguistic collation (en_US) would sort these otherwise.
+        ids = ["b", "B", "_x", "a", "A1", "é", "10", "9", "a b", "a-b"]
+        store.upsert_items([item(i) for i in ids])
+        assert [i.item_id for i in store.list_items(limit=50).items] == sorted(ids)
+        assert [i.item_id for i in store.iter_items(batch_size=3)] == sorted(ids)
+
     @pytest.mark.parametrize(
         ("category", "expected"),
         [

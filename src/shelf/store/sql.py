@@ -28,11 +28,14 @@ SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
+# Item ids sort by code point on every backend, as SQLite's BINARY does; a PostgreSQL database
+# with a linguistic collation (en_US) would otherwise page through items in another order.
+_ITEM_ID = sa.String(256).with_variant(sa.String(256, collation="C"), "postgresql")
 
 items_table = sa.Table(
     "items",
     metadata,
-    sa.Column("item_id", sa.String(256), primary_key=True),
+    sa.Column("item_id", _ITEM_ID, primary_key=True),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("category", sa.Text, nullable=False, default="[]"),  # JSON list
