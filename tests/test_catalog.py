@@ -226,6 +226,21 @@ def test_available_booleans(raw: object, expected: bool) -> None:
         ({"item_id": "a", "title": "x", "available": "maybe"}, "available", "'maybe' is not a"),
         ({"item_id": "a", "title": "x", "attributes": "{"}, "attributes", "must be a JSON object"),
         ({"item_id": "a", "title": "x", "attributes": [1]}, "attributes", "must be an object"),
+        (
+            {"item_id": "a", "title": "x", "attributes": {"size": {"w": 1}}},
+            "attributes",
+            "'size' must be a string, number, boolean or list of strings",
+        ),
+        (
+            {"item_id": "a", "title": "x", "attributes": {"sizes": ["S", 2]}},
+            "attributes",
+            "'sizes' must be a string, number, boolean or list of strings",
+        ),
+        (
+            {"item_id": "a", "title": "x", "attributes": {"watts": float("inf")}},
+            "attributes",
+            "'watts' must be a finite number",
+        ),
         ({"item_id": "a", "title": "x", "colour": "red"}, "colour", "is not a known field"),
         # Text no backend can store is refused at the door, naming the field.
         ({"item_id": "a\x00b", "title": "x"}, "item_id", "contains a NUL character"),
@@ -242,9 +257,11 @@ def test_item_errors_name_the_field(record: dict[str, object], field: str, reaso
     assert caught.value.row is None
 
 
-def test_null_attributes_are_absent() -> None:
-    item = parse_item({**ITEM, "attributes": {"color": None, "watts": 18}})
-    assert item.attributes == {"watts": 18}
+def test_attributes_keep_their_types_and_drop_nulls() -> None:
+    attributes = {"color": None, "watts": 18, "kg": 1.5, "cordless": True, "tags": ["a", "b"]}
+    item = parse_item({**ITEM, "attributes": attributes})
+    assert item.attributes == {"watts": 18, "kg": 1.5, "cordless": True, "tags": ["a", "b"]}
+    assert item.attributes["cordless"] is True
 
 
 def test_item_is_frozen() -> None:

@@ -153,7 +153,17 @@ def _attributes(value: Any) -> Any:
     if not isinstance(value, dict):
         raise ValueError("must be an object of attribute name to value")
     # A null value is an absent attribute: a Parquet struct column holds every key in every row.
-    return {k: v for k, v in value.items() if v is not None}
+    value = {k: v for k, v in value.items() if v is not None}
+    for name, item in value.items():
+        # Checked here, so the error names the attribute, not pydantic's union members
+        # ("attributes.watts.str: Input should be a valid string").
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{name!r} must be a finite number")
+        if not isinstance(item, str | int | float | list) or (
+            isinstance(item, list) and not all(isinstance(v, str) for v in item)
+        ):
+            raise ValueError(f"{name!r} must be a string, number, boolean or list of strings")
+    return value
 
 
 def _price(value: Any) -> Any:
