@@ -1,9 +1,157 @@
-"""CLI commands of the recommend stage, registered on the main app by :mod:`shelf.cli`."""
+"""CLI commands of the recommend stage, registered on the main app by :mod:`shelf.cli`:
+``shelf eval recs``, ``shelf train`` and ``shelf recommend USER``."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import typer
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to the main app and its `eval` group."""
+    eval_app.command("recs")(eval_recs)
+    app.command("train")(train)
+    app.command("recommend")(recommend)
+
+
+def _say(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(message, markup=False, highlight=False)
+
+
+def eval_recs(
+    sequences: Path = typer.Option(..., help="sequences.txt: 'user item item ...' per line."),
+    items: Path | None = typer.Option(None, help="items.jsonl with item_id and text."),
+    model: str = typer.Option("sasrec+cooc", help="Model or preset to evaluate."),
+    baselines: str = typer.Option("pop,sasrec", help="Comma-separated baselines ('' = none)."),
+    cold_items: float = typer.Option(0.0, help="Share of items removed from training."),
+    seed: int = typer.Option(42, help="Random seed (split of cold items, models)."),
+    max_epochs: int | None = typer.Option(None, help="Cap SASRec epochs (quick runs only)."),
+    time_budget: float | None = typer.Option(None, help="SASRec training budget, seconds."),
+    threads: int | None = typer.Option(None, help="Torch threads (default 1: shared CPUs)."),
+    out: Path = typer.Option(Path("metrics.json"), help="Where to write the JSON report."),
+) -> None:
+    """Evaluate a recommender under the leave-one-out full-ranking protocol (PROTOCOL.md)."""
+    from shelf.evaluate.recs_run import run_recs_eval
+
+    overrides: dict[str, Any] = {}
+    if max_epochs is not None:
+        overrides["max_epochs"] = max_epochs
+    if time_budget is not None:
+        overrides["time_budget"] = time_budget
+    if threads is not None:
+        overrides["threads"] = threads
+    names = [b.strip() for b in baselines.split(",") if b.strip()]
+    report = run_recs_eval(
+        sequences,
+        items=items,
+        model=model,
+        baselines=names,
+        cold_items=cold_items,
+        seed=seed,
+        overrides=overrides,
+        log=_say,
+    )
+    out.write_text(json.dumps(report, indent=2, default=str))
+    _say(
+        f"{model}: NDCG@10 {report['ndcg@10']:.4f} HR@10 {report['hr@10']:.4f} "
+        f"({report['train_seconds']:.0f} s) -> {out}"
+    )
+
+
+def train(
+    sequences: Path | None = typer.Option(None, help="Train from a sequences.txt file."),
+    items: Path | None = typer.Option(None, help="items.jsonl with item text (text models)."),
+    model: str = typer.Option("sasrec+cooc", help="Personal model or preset."),
+    max_epochs: int | None = typer.Option(None, help="Cap SASRec epochs."),
+    force: bool = typer.Option(False, help="Promote even if worse than the current version."),
+    data_dir: Path | None = typer.Option(None, help="Data directory (settings.data_dir)."),
+) -> None:
+    """Train the recommendation bundle on the store's events (or a file) and promote it."""
+    from shelf.config import load_settings
+    from shelf.recommend.data import file_fingerprint, read_item_texts, read_sequences
+    from shelf.recommend.training import train_bundle
+
+    settings = load_settings(data_dir=data_dir)
+    overrides: dict[str, Any] = {} if max_epochs is None else {"max_epochs": max_epochs}
+    texts = read_item_texts(items) if items is not None else {}
+    if sequences is not None:
+        from shelf.recommend.data import encode_sequences
+
+        users, seqs = read_sequences(sequences)
+        data = encode_sequences(users, seqs, list(texts))
+        fingerprint = file_fingerprint(sequences)
+    else:
+        data, store_texts, fingerprint = _from_store(settings.store_url)
+        texts = {**store_texts, **texts}
+    version, promoted, metrics = train_bundle(
+        data,
+        settings.artifacts_dir,
+        model=model,
+        texts=texts,
+        overrides=overrides,
+        data_fingerprint=fingerprint,
+        force=force,
+        log=_say,
+    )
+    state = "promoted" if promoted else "kept (not better than the promoted version)"
+    _say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
+
+
+def _from_store(url: str) -> tuple[Any, dict[str, str], str]:
+    """Events and item texts from the store (interactions -> sequences)."""
+    import hashlib
+
+    from shelf.recommend.data import Interactions, item_text, sequences_from_interactions
+    from shelf.store.sql import open_store
+
+    store = open_store(url)
+    try:
+        cols = store.event_columns()
+        keep = [k for k in range(len(cols)) if cols.item_id[k] is not None]
+        interactions = Interactions(
+            user=[str(cols.user_key[k]) for k in keep],
+            item=[str(cols.item_id[k]) for k in keep],
+            timestamp=[float(cols.timestamp_ms[k]) / 1000.0 for k in keep],
+            type=[str(cols.type[k]) for k in keep],
+            session=[cols.session_id[k] for k in keep],
+        )
+        texts = {item.item_id: item_text(item.model_dump()) for item in store.iter_items()}
+    finally:
+        store.close()
+    data = sequences_from_interactions(interactions, extra_items=list(texts))
+    import numpy as np
+
+    digest = hashlib.sha256(np.asarray(cols.timestamp_ms).tobytes()).hexdigest()
+    return data, texts, digest
+
+
+def recommend(
+    user: str = typer.Argument(..., help="User id (pseudonymised key in the store)."),
+    n: int = typer.Option(10, help="How many items."),
+    exclude: str = typer.Option("", help="Comma-separated item ids to leave out."),
+    category: str | None = typer.Option(None, help="Only items of this category."),
+    data_dir: Path | None = typer.Option(None, help="Data directory (settings.data_dir)."),
+) -> None:
+    """Print recommendations for USER from the promoted artifact, with source and reasons."""
+    from shelf import artifacts
+    from shelf.config import load_settings
+    from shelf.errors import ArtifactError
+    from shelf.recommend.service import RecommendService
+    from shelf.recommend.training import ARTIFACT_NAME
+
+    settings = load_settings(data_dir=data_dir)
+    version = artifacts.promoted(settings.artifacts_dir, ARTIFACT_NAME)
+    if version is None:
+        raise ArtifactError(f"no promoted {ARTIFACT_NAME!r} artifact: run `shelf train` first")
+    service = RecommendService.from_artifact(version)
+    answer = service.for_you(
+        user, n, exclude=[e for e in exclude.split(",") if e], category=category
+    )
+    typer.echo(f"source: {answer.source}")
+    for rank, rec in enumerate(answer.items, start=1):
+        typer.echo(f"{rank:>3}. {rec.item_id}  {rec.score:.4f}  {rec.reason}")

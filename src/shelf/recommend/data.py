@@ -193,3 +193,36 @@ def sequences_from_interactions(
         timestamps=stamps,
         item_index=index,
     )
+
+
+def item_text(record: dict[str, object]) -> str:
+    """One line of text for an item record: its ``text``, else title, category, brand, etc."""
+    if isinstance(record.get("text"), str) and record["text"]:
+        return str(record["text"])
+    parts: list[str] = []
+    for key in ("title", "category", "brand", "description"):
+        value = record.get(key)
+        if isinstance(value, list):
+            value = " > ".join(str(v) for v in value)
+        if value:
+            parts.append(str(value))
+    return ". ".join(parts)
+
+
+def read_item_texts(path: str | Path) -> dict[str, str]:
+    """Item id -> text from a JSON-lines file (``item_id`` plus ``text`` or title/category/...)."""
+    import json
+
+    texts: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for row, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValidationError(f"invalid JSON ({exc})", row=row, source=str(path)) from None
+            if "item_id" not in record:
+                raise ValidationError("missing", field="item_id", row=row, source=str(path))
+            texts[str(record["item_id"])] = item_text(record)
+    return texts

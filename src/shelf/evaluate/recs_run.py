@@ -1,0 +1,182 @@
+"""``shelf eval recs``: fit a model and the baselines on one split and report the protocol's
+figures as one JSON-ready dict (see :mod:`shelf.evaluate.recs_protocol`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shelf.evaluate.recs_protocol import Split, evaluate, leave_one_out
+from shelf.recommend.base import Recommender
+from shelf.recommend.blend import Blend
+from shelf.recommend.data import file_fingerprint, read_item_texts, read_sequences
+from shelf.recommend.registry import build
+from shelf.recommend.sasrec import SASRec
+
+PROTOCOL = (
+    "leave-one-out (train: all but the last two items; validation: second-to-last; test: last, "
+    "validation item joins the history), full ranking over all items, input history excluded, "
+    "pessimistic ties; early stopping and blend weights on validation targets only"
+)
+TOP_KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "coverage@10")
+
+
+def parts_of(model: Recommender) -> list[Recommender]:
+    """The model and, for a blend, its parts."""
+    return [model, *(model.models if isinstance(model, Blend) else [])]
+
+
+def needs_text(model: Recommender) -> bool:
+    return any(isinstance(m, SASRec) and m.params["use_text"] for m in parts_of(model))
+
+
+def item_embeddings(items: Sequence[str], texts: dict[str, str]) -> np.ndarray:
+    """Encoder embeddings of each item's text (zero rows for items without text)."""
+    from shelf.text.encoder import load_encoder
+
+    encoder = load_encoder("minilm", num_threads=1)
+    known = [i for i in items if texts.get(i)]
+    out = np.zeros((len(items), encoder.dim), dtype=np.float32)
+    if known:
+        vectors = encoder.encode([texts[i] for i in known], batch_size=128)
+        index = {item: k for k, item in enumerate(items)}
+        out[[index[i] for i in known]] = vectors
+    return out
+
+
+def prepare(model: Recommender, overrides: dict[str, Any], text: np.ndarray | None) -> None:
+    """Apply quick-run overrides to SASRec parts and give text-aware parts their embeddings."""
+    for part in parts_of(model):
+        if isinstance(part, SASRec):
+            part.params.update(overrides)
+            if part.params["use_text"]:
+                if text is None:
+                    raise ValueError("a text-aware model needs --items with item text")
+                part.set_item_text(text)
+
+
+def run_recs_eval(
+    sequences: str | Path,
+    *,
+    items: str | Path | None = None,
+    model: str = "sasrec+cooc",
+    baselines: Sequence[str] = ("pop", "sasrec"),
+    cold_items: float = 0.0,
+    seed: int = 42,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit ``model`` and each baseline on the protocol's split of ``sequences`` and report."""
+    say = log or (lambda _msg: None)
+    overrides = {"random_state": seed, **(overrides or {})}
+    users, seqs = read_sequences(sequences)
+    texts = read_item_texts(items) if items is not None else {}
+    split = leave_one_out(users, seqs, extra_items=list(texts), cold_fraction=cold_items, seed=seed)
+    say(
+        f"{split.train.n_users} users, {split.train.n_items} items, "
+        f"{len(split.test.targets)} test targets, {len(split.cold_items)} cold items"
+    )
+    main = build(model)
+    text = item_embeddings(split.train.items, texts) if texts and needs_text(main) else None
+    fitted: dict[str, Recommender] = {}
+    report = _fit_and_score(main, split, overrides, text, seed, say, model)
+    if isinstance(main, Blend):
+        report["blend_weights"] = [float(w) for w in main.weights_]
+        for part in main.models:
+            if isinstance(part, SASRec) and not part.params["use_text"]:
+                fitted["sasrec"] = part
+    elif isinstance(main, SASRec) and not main.params["use_text"]:
+        fitted["sasrec"] = main
+    out: dict[str, Any] = {k: report[k] for k in TOP_KEYS}
+    out["train_seconds"] = report["train_seconds"]
+    out["model"] = model
+    out["seed"] = seed
+    out["validation"] = report["validation"]
+    out["classification"] = report["classification"]
+    if "cold" in report:
+        out["cold"] = report["cold"]
+    if "blend_weights" in report:
+        out["blend_weights"] = report["blend_weights"]
+    out["params"] = main.params
+    out["baselines"] = {}
+    for name in baselines:
+        if name == model:
+            continue
+        reused = fitted.get(name)
+        if reused is not None and name == "sasrec":
+            say(f"baseline {name}: the blend's SASRec part, scored alone")
+            base_report = _score(reused, split, seed, reused.train_seconds_, name)
+        else:
+            base = build(name)
+            base_text = text if needs_text(base) else None
+            base_report = _fit_and_score(base, split, overrides, base_text, seed, say, name)
+        out["baselines"][name] = base_report
+    out["protocol"] = PROTOCOL
+    out["data"] = {
+        "sequences": str(sequences),
+        "sha256": file_fingerprint(sequences),
+        "items": str(items) if items is not None else None,
+        "n_users": split.train.n_users,
+        "n_items": split.train.n_items,
+        "n_interactions": int(sum(len(s) for s in seqs)),
+        "n_test_users": len(split.test.targets),
+        "cold_fraction": cold_items,
+    }
+    out["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    return out
+
+
+def _fit_and_score(
+    model: Recommender,
+    split: Split,
+    overrides: dict[str, Any],
+    text: np.ndarray | None,
+    seed: int,
+    say: Callable[[str], None],
+    name: str,
+) -> dict[str, Any]:
+    prepare(model, overrides, text)
+    for part in parts_of(model):
+        if isinstance(part, SASRec):
+            part.progress = lambda r, n=name: say(f"{n}: {_fmt(r)}")
+    say(f"fitting {name} ...")
+    start = time.perf_counter()
+    model.fit(split.train, split.validation)
+    seconds = time.perf_counter() - start
+    return _score(model, split, seed, seconds, name, say)
+
+
+def _score(
+    model: Recommender,
+    split: Split,
+    seed: int,
+    seconds: float | None,
+    name: str,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    result = evaluate(model, split.test, cold_items=split.cold_items, seed=seed)
+    val = evaluate(model, split.validation, seed=seed, negatives=1)
+    result["validation"] = {k: val[k] for k in ("hr@10", "ndcg@10", "mrr")}
+    result["train_seconds"] = seconds
+    if isinstance(model, SASRec):
+        result["best_epoch"] = getattr(model, "best_epoch_", None)
+        result["epochs"] = len(getattr(model, "history_", []))
+    if say is not None:
+        say(f"{name}: test NDCG@10 {result['ndcg@10']:.4f} HR@10 {result['hr@10']:.4f}")
+    return result
+
+
+def _fmt(record: dict[str, float]) -> str:
+    return ", ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()
+    )

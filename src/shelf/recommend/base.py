@@ -1,0 +1,276 @@
+"""The Recommender contract shared by every model, and the ranking helpers behind it.
+
+Batch-first (after implicit): ``fit(data, validation=None) -> self``,
+``recommend(user_ids, n, *, exclude=None, candidates=None) -> Results``,
+``similar_items(item_ids, n) -> Results``, ``save(path)`` / ``load(path)``.
+Every model implements one primitive, :meth:`Recommender.score`: scores over the whole item
+vocabulary for a batch of (user index, history) pairs. Sequential models read the history, so a
+user's latest events change the next answer without retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, Self
+
+import numpy as np
+
+from shelf.errors import ArtifactError, NotFittedError
+from shelf.recommend.data import SequenceData
+
+FORMAT_VERSION = 1
+
+
+class Results(NamedTuple):
+    """Ranked lists: ``ids`` (object array of item ids) and ``scores``, each ``(n_queries, k)``.
+
+    Rows with fewer than ``k`` eligible items are padded with ``""`` and ``-inf``.
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Held-out targets for early stopping: user indices, input histories and target items."""
+
+    users: np.ndarray
+    histories: list[np.ndarray]
+    targets: np.ndarray
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the ``k`` best columns per row, best first (``-inf`` = ineligible)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+
+
+def mask_rows(scores: np.ndarray, rows: Sequence[np.ndarray]) -> None:
+    """Set ``scores[b, rows[b]] = -inf`` in place (history or request-time exclusions)."""
+    if not rows:
+        return
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    if lengths.sum() == 0:
+        return
+    row_idx = np.repeat(np.arange(len(rows)), lengths)
+    col_idx = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+    scores[row_idx, col_idx] = -np.inf
+
+
+class Recommender:
+    """Base class: vocabulary, stored histories, ranking, filters and persistence.
+
+    Subclasses set ``name``, implement :meth:`_fit` and :meth:`score`, and list their learned
+    arrays in :meth:`_arrays` / :meth:`_restore` (saved as ``.npy``, never pickled).
+    """
+
+    name: ClassVar[str] = "base"
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    # ---- fitting -------------------------------------------------------------------------
+    def fit(self, data: SequenceData, validation: Validation | None = None) -> Self:
+        """Learn from ``data``; ``validation`` (if given) drives early stopping only."""
+        start = time.perf_counter()
+        self.items_: list[str] = list(data.items)
+        self.item_index_: dict[str, int] = dict(data.item_index)
+        self.users_: list[str] = list(data.users)
+        self.user_index_: dict[str, int] = dict(data.user_index)
+        self.histories_: list[np.ndarray] = [np.asarray(s, dtype=np.int64) for s in data.sequences]
+        self.item_counts_ = data.item_counts()
+        self._fit(data, validation)
+        self.train_seconds_ = time.perf_counter() - start
+        return self
+
+    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "items_"):
+            raise NotFittedError(self.name)
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return len(self.items_)
+
+    # ---- scoring -------------------------------------------------------------------------
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores ``(batch, n_items)`` float32 for user indices (``-1`` = unknown) + histories."""
+        raise NotImplementedError
+
+    def item_vectors(self) -> np.ndarray | None:
+        """L2-normalised item vectors for :meth:`similar_items`, if the model has them."""
+        return None
+
+    # ---- the contract --------------------------------------------------------------------
+    def recommend(
+        self,
+        user_ids: Sequence[str],
+        n: int,
+        *,
+        exclude: Sequence[Sequence[str]] | None = None,
+        candidates: Sequence[str] | None = None,
+        exclude_history: bool = True,
+    ) -> Results:
+        """Top-``n`` items per user from their stored history (unknown users: empty history)."""
+        self._check_fitted()
+        users = np.array([self.user_index_.get(u, -1) for u in user_ids], dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        histories = [self.histories_[u] if u >= 0 else empty for u in users]
+        return self._rank(users, histories, n, exclude, candidates, exclude_history)
+
+    def recommend_histories(
+        self,
+        histories: Sequence[Sequence[str]],
+        n: int,
+        *,
+        user_ids: Sequence[str | None] | None = None,
+        exclude: Sequence[Sequence[str]] | None = None,
+        candidates: Sequence[str] | None = None,
+        exclude_history: bool = True,
+    ) -> Results:
+        """Top-``n`` items for histories given at request time (unknown item ids are skipped)."""
+        self._check_fitted()
+        encoded = [self.encode_items(h) for h in histories]
+        ids = user_ids if user_ids is not None else [None] * len(encoded)
+        users = np.array([self.user_index_.get(u, -1) if u else -1 for u in ids], np.int64)
+        return self._rank(users, encoded, n, exclude, candidates, exclude_history)
+
+    def similar_items(self, item_ids: Sequence[str], n: int) -> Results:
+        """Top-``n`` items most similar to each item (the item itself excluded)."""
+        self._check_fitted()
+        query = self.encode_items(item_ids, strict=True)
+        vectors = self.item_vectors()
+        if vectors is None:
+            scores = self.score(
+                np.full(len(query), -1, np.int64), [np.array([i]) for i in query]
+            ).astype(np.float32)
+        else:
+            scores = vectors[query] @ vectors.T
+        mask_rows(scores, [np.array([i]) for i in query])
+        return self._results(scores, n)
+
+    def encode_items(self, item_ids: Sequence[str], *, strict: bool = False) -> np.ndarray:
+        """Item indices of ``item_ids``; unknown ids are dropped (or raise when ``strict``)."""
+        out = []
+        for item in item_ids:
+            index = self.item_index_.get(item)
+            if index is None:
+                if strict:
+                    from shelf.errors import NotFoundError
+
+                    raise NotFoundError("item", item)
+                continue
+            out.append(index)
+        return np.array(out, dtype=np.int64)
+
+    def _rank(
+        self,
+        users: np.ndarray,
+        histories: Sequence[np.ndarray],
+        n: int,
+        exclude: Sequence[Sequence[str]] | None,
+        candidates: Sequence[str] | None,
+        exclude_history: bool,
+    ) -> Results:
+        scores = np.array(self.score(users, histories), dtype=np.float32, copy=True)
+        if exclude_history:
+            mask_rows(scores, histories)
+        if exclude is not None:
+            mask_rows(scores, [self.encode_items(e) for e in exclude])
+        if candidates is not None:
+            allowed = np.zeros(scores.shape[1], dtype=bool)
+            allowed[self.encode_items(candidates)] = True
+            scores[:, ~allowed] = -np.inf
+        return self._results(scores, n)
+
+    def _results(self, scores: np.ndarray, n: int) -> Results:
+        idx, top = top_k(scores, n)
+        vocab = np.array(self.items_, dtype=object)
+        ids = vocab[idx]
+        ids[~np.isfinite(top)] = ""
+        if idx.shape[1] < n:
+            pad = n - idx.shape[1]
+            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values="")
+            top = np.pad(top, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return Results(ids, top.astype(np.float32))
+
+    # ---- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        del arrays
+
+    def save(self, path: str | Path) -> Path:
+        """Write params, vocabulary, histories and learned arrays (``.npy``) into ``path``."""
+        self._check_fitted()
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        lengths = np.array([len(h) for h in self.histories_], dtype=np.int64)
+        flat = np.concatenate(self.histories_) if self.histories_ else np.zeros(0, np.int64)
+        arrays = {
+            "history_lengths": lengths,
+            "history_items": flat,
+            "item_counts": self.item_counts_,
+        }
+        arrays.update({f"model_{k}": v for k, v in self._arrays().items()})
+        for key, value in arrays.items():
+            np.save(root / f"{key}.npy", np.ascontiguousarray(value), allow_pickle=False)
+        model = {
+            "format_version": FORMAT_VERSION,
+            "model": self.name,
+            "params": self.params,
+            "train_seconds": getattr(self, "train_seconds_", None),
+            "arrays": sorted(arrays),
+        }
+        (root / "model.json").write_text(json.dumps(model, indent=2))
+        (root / "vocab.json").write_text(json.dumps({"items": self.items_, "users": self.users_}))
+        return root
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Rebuild a fitted model saved by :meth:`save` (the class is read from the artifact)."""
+        from shelf.recommend.registry import MODELS
+
+        root = Path(path)
+        try:
+            model = json.loads((root / "model.json").read_text())
+            vocab = json.loads((root / "vocab.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{root}: unreadable model artifact ({exc})") from exc
+        if model.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(f"{root}: format {model.get('format_version')} not supported")
+        klass = MODELS.get(model["model"])
+        if klass is None:
+            raise ArtifactError(f"{root}: unknown model {model['model']!r}")
+        arrays = {k: np.load(root / f"{k}.npy", allow_pickle=False) for k in model["arrays"]}
+        self = klass(**model["params"])
+        self.items_ = list(vocab["items"])
+        self.users_ = list(vocab["users"])
+        self.item_index_ = {item: i for i, item in enumerate(self.items_)}
+        self.user_index_ = {user: u for u, user in enumerate(self.users_)}
+        bounds = np.cumsum(arrays["history_lengths"])[:-1]
+        self.histories_ = list(np.split(arrays["history_items"], bounds))
+        if not self.users_:
+            self.histories_ = []
+        self.item_counts_ = arrays["item_counts"]
+        self.train_seconds_ = model.get("train_seconds")
+        prefix = "model_"
+        self._restore({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        self._load_parts(root)
+        return self
+
+    def _load_parts(self, root: Path) -> None:
+        """Load sub-artifacts (composite models override this)."""
+        del root

@@ -1,0 +1,366 @@
+"""SASRec (Kang & McAuley, ICDM 2018) trained with full-softmax cross-entropy over all items.
+
+Cross-entropy over the whole catalog instead of one sampled negative with BCE is what lifts
+SASRec from 0.032 to 0.042 NDCG@10 on Amazon Beauty (Klenitskiy & Vasilev, RecSys 2023;
+Petrov & Macdonald, gSASRec 2023). Training uses every position of a sequence as a target
+(seq2seq), tied input/output item embeddings, pre-norm blocks and early stopping on the
+validation NDCG@10.
+
+The text-aware variant (``text_dim > 0``) represents item *i* as ``id_emb[i] + W · text[i]``,
+where ``text[i]`` is the frozen pretrained encoder's embedding of the item text (UniSRec-style,
+Hou et al., KDD 2022). Items with no training interactions have no id part and are left out of
+the training softmax, so a new item is scored from its text alone; with ``id_dropout`` the id
+part of known items is dropped at random during training so the text path learns to stand alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from shelf.recommend.base import Recommender, Validation, mask_rows
+from shelf.recommend.data import SequenceData
+
+
+def left_pad(histories: Sequence[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray:
+    """Histories as a left-padded ``(batch, L)`` int64 array of ``index + shift`` (0 = padding).
+
+    ``L`` is the longest history in the batch, capped at ``max_len`` (older items are dropped).
+    """
+    width = max(1, min(max_len, max((len(h) for h in histories), default=1)))
+    out = np.zeros((len(histories), width), dtype=np.int64)
+    for row, hist in enumerate(histories):
+        tail = np.asarray(hist[-width:], dtype=np.int64)
+        if len(tail):
+            out[row, width - len(tail) :] = tail + shift
+    return out
+
+
+def length_buckets(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, chunk: int = 64
+) -> list[np.ndarray]:
+    """Shuffled batches of similar-length sequences (less padding, same epoch contents).
+
+    Shuffles, sorts each window of ``chunk`` batches by length, cuts it into batches, and
+    shuffles the batch order.
+    """
+    order = rng.permutation(len(lengths))
+    batches: list[np.ndarray] = []
+    span = batch_size * chunk
+    for lo in range(0, len(order), span):
+        window = order[lo : lo + span]
+        window = window[np.argsort(lengths[window], kind="stable")]
+        batches.extend(window[i : i + batch_size] for i in range(0, len(window), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sampled_candidates(
+    labels: torch.Tensor, pool: torch.Tensor, negatives: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax candidates for a batch: its unique targets plus ``negatives`` items drawn
+    uniformly from ``pool`` (sampled softmax; uniform sampling needs no logQ correction beyond
+    a constant). Returns the candidate item indices and each label's column among them."""
+    draws = pool[torch.randint(len(pool), (negatives,), generator=gen)]
+    cand, inverse = torch.unique(torch.cat([labels, draws]), return_inverse=True)
+    return cand, inverse[: len(labels)]
+
+
+class SASRecNet(nn.Module):
+    """Causal transformer over item sequences; item table tied between input and output."""
+
+    def __init__(
+        self,
+        n_items: int,
+        dim: int,
+        max_len: int,
+        n_layers: int,
+        n_heads: int,
+        dropout: float,
+        text: np.ndarray | None,
+        seen: np.ndarray,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.max_len = max_len
+        self.n_heads = n_heads
+        self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
+        nn.init.normal_(self.item_emb.weight, std=0.02)
+        self.pos_emb = nn.Embedding(max_len, dim)
+        nn.init.normal_(self.pos_emb.weight, std=0.02)
+        self.drop = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            dim, n_heads, dim * 2, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        mask = np.concatenate([[0.0], seen.astype(np.float32)])
+        self.register_buffer("id_mask", torch.from_numpy(mask.astype(np.float32)))
+        self.text_proj: nn.Linear | None = None
+        if text is not None:
+            padded = np.vstack([np.zeros((1, text.shape[1]), np.float32), text])
+            self.register_buffer("text", torch.from_numpy(padded.astype(np.float32)))
+            self.text_proj = nn.Linear(text.shape[1], dim)
+
+    def item_table(self, id_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Representation of every item (row 0 = padding), shape ``(n_items + 1, dim)``."""
+        id_mask: torch.Tensor = self.id_mask  # type: ignore[assignment]
+        keep = id_mask if id_keep is None else id_mask * id_keep
+        table = self.item_emb.weight * keep[:, None]
+        if self.text_proj is not None:
+            table = table + self.text_proj(self.text)
+        return table
+
+    def encode(self, seqs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``(batch, L, dim)`` for left-padded index sequences."""
+        length = seqs.shape[1]
+        positions = torch.arange(self.max_len - length, self.max_len, device=seqs.device)
+        x = table[seqs] + self.pos_emb(positions)[None]
+        x = self.drop(x)
+        valid = seqs > 0
+        causal = torch.ones(length, length, dtype=torch.bool, device=seqs.device).tril()
+        allowed = causal[None] & (valid[:, None, :] | torch.eye(length, dtype=torch.bool)[None])
+        blocked = ~allowed.repeat_interleave(self.n_heads, dim=0)
+        out = self.encoder(x, mask=blocked)
+        return self.norm(out)
+
+
+class SASRec(Recommender):
+    """SASRec with full-softmax CE; ``text_dim > 0`` (with item text) makes it text-aware.
+
+    Hyperparameters: ``dim``, ``max_len``, ``n_layers``, ``n_heads``, ``dropout``, ``lr``,
+    ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience`` (in evaluations),
+    ``eval_every`` (epochs), ``time_budget`` (seconds; training stops and keeps the best
+    epoch), ``max_validation`` (validation users sampled for early stopping), ``id_dropout``
+    (text variant), ``negatives`` (0 = full softmax over every item; ``k > 0`` = sampled
+    softmax over the batch's targets plus ``k`` uniform items), ``threads`` (torch intra-op
+    threads; 1 by default: on a shared 2-core machine two threads ran 3-4x slower than one),
+    ``random_state``, ``use_text``.
+    """
+
+    name = "sasrec"
+
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        max_len: int = 50,
+        n_layers: int = 2,
+        n_heads: int = 2,
+        dropout: float = 0.5,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 5,
+        eval_every: int = 2,
+        time_budget: float = 780.0,
+        max_validation: int = 8000,
+        id_dropout: float = 0.0,
+        negatives: int = 0,
+        threads: int = 1,
+        random_state: int = 42,
+        use_text: bool = False,
+    ) -> None:
+        super().__init__(
+            dim=dim,
+            max_len=max_len,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            dropout=dropout,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            eval_every=eval_every,
+            time_budget=time_budget,
+            max_validation=max_validation,
+            id_dropout=id_dropout,
+            negatives=negatives,
+            threads=threads,
+            random_state=random_state,
+            use_text=use_text,
+        )
+        self.item_text: np.ndarray | None = None
+        self.progress: Callable[[dict[str, float]], None] | None = None
+
+    def set_item_text(self, embeddings: np.ndarray) -> SASRec:
+        """Give the text-aware variant one L2-normalised text embedding per vocabulary item."""
+        self.item_text = np.asarray(embeddings, dtype=np.float32)
+        return self
+
+    def _build(self, n_items: int, seen: np.ndarray) -> SASRecNet:
+        p = self.params
+        text = None
+        if p["use_text"]:
+            if self.item_text is None or len(self.item_text) != n_items:
+                raise ValueError("the text-aware SASRec needs set_item_text() for every item")
+            text = self.item_text
+        return SASRecNet(
+            n_items, p["dim"], p["max_len"], p["n_layers"], p["n_heads"], p["dropout"], text, seen
+        )
+
+    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
+        p = self.params
+        torch.set_num_threads(p["threads"])
+        torch.manual_seed(p["random_state"])
+        rng = np.random.default_rng(p["random_state"])
+        n_items = data.n_items
+        counts = data.item_counts()
+        seen = counts > 0 if p["use_text"] else np.ones(n_items, dtype=bool)
+        self.seen_ = seen
+        self.net_ = self._build(n_items, seen)
+        optim = torch.optim.AdamW(
+            self.net_.parameters(), lr=p["lr"], weight_decay=p["weight_decay"]
+        )
+        window = p["max_len"] + 1
+        train = [s[-window:] for s in data.sequences if len(s) >= 2]
+        lengths = np.array([len(s) for s in train], dtype=np.int64)
+        unseen_cols = torch.from_numpy(np.flatnonzero(~seen))
+        train_items = torch.from_numpy(np.flatnonzero(counts > 0))
+        gen = torch.Generator().manual_seed(p["random_state"])
+        best = -1.0
+        best_state: dict[str, torch.Tensor] | None = None
+        bad = 0
+        start = time.perf_counter()
+        self.history_: list[dict[str, float]] = []
+        for epoch in range(1, p["max_epochs"] + 1):
+            self.net_.train()
+            total, steps = 0.0, 0
+            for batch_idx in length_buckets(lengths, p["batch_size"], rng):
+                batch = [train[i] for i in batch_idx]
+                seqs = torch.from_numpy(left_pad(batch, window))
+                inputs, targets = seqs[:, :-1], seqs[:, 1:]
+                keep = None
+                if p["id_dropout"] > 0:
+                    keep = (torch.rand(n_items + 1) >= p["id_dropout"]).float()
+                table = self.net_.item_table(keep)
+                hidden = self.net_.encode(inputs, table)
+                valid = targets > 0
+                labels = targets[valid] - 1
+                if p["negatives"] > 0:
+                    cand, labels = sampled_candidates(labels, train_items, p["negatives"], gen)
+                    logits = hidden[valid] @ table[1:][cand].T
+                else:
+                    logits = hidden[valid] @ table[1:].T
+                    if len(unseen_cols):
+                        logits[:, unseen_cols] = -1e9
+                loss = nn.functional.cross_entropy(logits, labels)
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+                total += float(loss.detach())
+                steps += 1
+            record = {"epoch": float(epoch), "loss": total / max(steps, 1)}
+            elapsed = time.perf_counter() - start
+            last = epoch == p["max_epochs"] or elapsed > p["time_budget"]
+            if validation is not None and (epoch % p["eval_every"] == 0 or last):
+                ndcg10 = self._validate(validation)
+                record["val_ndcg@10"] = ndcg10
+                if ndcg10 > best:
+                    best, bad = ndcg10, 0
+                    best_state = {k: v.clone() for k, v in self.net_.state_dict().items()}
+                    self.best_epoch_ = epoch
+                else:
+                    bad += 1
+            record["seconds"] = time.perf_counter() - start
+            self.history_.append(record)
+            if self.progress is not None:
+                self.progress(record)
+            if last or (validation is not None and bad >= p["patience"]):
+                break
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.best_val_ndcg10_ = best
+        self.net_.eval()
+        self._cache_table()
+
+    def _validate(self, validation: Validation) -> float:
+        from shelf.evaluate.recs_metrics import ndcg, target_ranks
+
+        self.net_.eval()
+        self._cache_table()
+        ranks = []
+        limit = self.params["max_validation"]
+        if len(validation.targets) > limit:
+            keep = np.random.default_rng(self.params["random_state"]).choice(
+                len(validation.targets), size=limit, replace=False
+            )
+            validation = Validation(
+                validation.users[keep],
+                [validation.histories[k] for k in keep],
+                validation.targets[keep],
+            )
+        for lo in range(0, len(validation.targets), 1024):
+            hist = validation.histories[lo : lo + 1024]
+            scores = self.score(validation.users[lo : lo + 1024], hist)
+            mask_rows(scores, hist)
+            ranks.append(target_ranks(scores, validation.targets[lo : lo + 1024]))
+        return ndcg(np.concatenate(ranks), 10)
+
+    def _cache_table(self) -> None:
+        with torch.no_grad():
+            self.table_ = self.net_.item_table().detach()
+            self.out_table_ = self.table_[1:].T.contiguous()
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        self._check_fitted()
+        with torch.inference_mode():
+            seqs = torch.from_numpy(left_pad(histories, self.params["max_len"]))
+            hidden = self.net_.encode(seqs, self.table_)[:, -1]
+            scores = (hidden @ self.out_table_).numpy()
+        empty = np.array([len(h) == 0 for h in histories])
+        if empty.any():
+            scores[empty] = np.log1p(self.item_counts_)[None, :].astype(np.float32)
+        return scores
+
+    def item_vectors(self) -> np.ndarray:
+        table = self.table_[1:].numpy()
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        return table / np.maximum(norms, 1e-9)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"net.{k}": v.numpy() for k, v in self.net_.state_dict().items()}
+        arrays["seen"] = self.seen_
+        if self.item_text is not None:
+            arrays["item_text"] = self.item_text
+        return arrays
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.seen_ = arrays["seen"].astype(bool)
+        if "item_text" in arrays:
+            self.item_text = arrays["item_text"]
+        torch.set_num_threads(self.params["threads"])
+        self.net_ = self._build(len(self.items_), self.seen_)
+        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
+        self.net_.load_state_dict(state)
+        self.net_.eval()
+        self._cache_table()
+
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray) -> None:
+        """Register new catalog items (text-aware variant): scored from their text, no retrain."""
+        if not self.params["use_text"] or self.item_text is None:
+            raise ValueError("only the text-aware SASRec can add items without retraining")
+        new = [i for i in item_ids if i not in self.item_index_]
+        if not new:
+            return
+        rows = np.asarray(text, dtype=np.float32)[[list(item_ids).index(i) for i in new]]
+        for item in new:
+            self.item_index_[item] = len(self.items_)
+            self.items_.append(item)
+        self.item_text = np.vstack([self.item_text, rows])
+        self.seen_ = np.concatenate([self.seen_, np.zeros(len(new), dtype=bool)])
+        self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
+        state = self.net_.state_dict()
+        weight = state["item_emb.weight"]
+        state["item_emb.weight"] = torch.cat([weight, torch.zeros(len(new), weight.shape[1])])
+        self.net_ = self._build(len(self.items_), self.seen_)
+        state["id_mask"] = self.net_.id_mask
+        state["text"] = self.net_.text
+        self.net_.load_state_dict(state)
+        self.net_.eval()
+        self._cache_table()

@@ -1,0 +1,279 @@
+"""The online recommendation service: loaded models + live events -> lists with reasons.
+
+For-you walks a declared fallback chain and names the step that answered::
+
+    personal  the sequential model on the user's history (training history + live events)
+    session   the same model on this session's live events, for a user unknown at training
+    trending  time-decayed popularity (per category when filtered)
+    popular   all-time popularity
+
+Every item carries a reason derived from the models: the history item with the strongest
+co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase lift ("often
+bought with X"), the trending score ("trending in Y") or, for an item without interactions,
+the text-nearest history item ("new, similar to X").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from shelf.errors import NotFoundError
+from shelf.recommend.base import Recommender
+from shelf.recommend.cooccur import ItemCooccurrence
+from shelf.recommend.popularity import Trending
+
+Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
+FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
+MAX_LIVE = 200
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecList:
+    """One answer: the step of the chain that produced it and the items with reasons."""
+
+    source: Source
+    items: list[Recommendation]
+
+
+@dataclass
+class _Live:
+    history: list[str] = field(default_factory=list)
+    bought: set[str] = field(default_factory=set)
+
+
+class RecommendService:
+    """Answers for-you, similar, bought-together and trending from fitted models.
+
+    ``personal`` scores histories (any :class:`Recommender`; sequential ones react to new
+    events), ``cooc`` gives similar / bought-together and reasons, ``trending`` the fallback.
+    ``titles`` and ``categories`` (item id -> title / category path) make reasons readable and
+    enable the category filter. ``bought`` holds each user's purchased items from training.
+    """
+
+    def __init__(
+        self,
+        personal: Recommender,
+        cooc: ItemCooccurrence,
+        trending: Trending,
+        *,
+        titles: Mapping[str, str] | None = None,
+        categories: Mapping[str, Sequence[str]] | None = None,
+        bought: Mapping[str, Sequence[str]] | None = None,
+        version: str | None = None,
+    ) -> None:
+        self.personal = personal
+        self.cooc = cooc
+        self.trending_model = trending
+        self.titles = dict(titles or {})
+        self.categories = {k: list(v) for k, v in (categories or {}).items()}
+        self.bought = {k: set(v) for k, v in (bought or {}).items()}
+        self.version = version
+        self._live: dict[str, _Live] = {}
+        self._lock = threading.Lock()
+
+    # ---- loading -------------------------------------------------------------------------
+    @classmethod
+    def from_artifact(
+        cls,
+        path: str | Path,
+        *,
+        titles: Mapping[str, str] | None = None,
+        categories: Mapping[str, Sequence[str]] | None = None,
+    ) -> RecommendService:
+        """Load a version directory written by ``shelf train`` (personal/, cooc/, trending/)."""
+        import json
+
+        root = Path(path)
+        personal = Recommender.load(root / "personal")
+        cooc = Recommender.load(root / "cooc")
+        trending = Recommender.load(root / "trending")
+        if not isinstance(cooc, ItemCooccurrence) or not isinstance(trending, Trending):
+            from shelf.errors import ArtifactError
+
+            raise ArtifactError(f"{root}: cooc/ or trending/ holds the wrong model type")
+        bought_path = root / "bought.json"
+        bought = json.loads(bought_path.read_text()) if bought_path.exists() else {}
+        return cls(
+            personal,
+            cooc,
+            trending,
+            titles=titles,
+            categories=categories,
+            bought=bought,
+            version=root.name,
+        )
+
+    # ---- live events ---------------------------------------------------------------------
+    def record_event(self, user_id: str, item_id: str, event_type: str = "view") -> None:
+        """Add a live event: it changes the user's next for-you answer (no retraining)."""
+        if event_type in {"search", "remove_from_cart"}:
+            return
+        with self._lock:
+            live = self._live.setdefault(user_id, _Live())
+            live.history.append(item_id)
+            del live.history[:-MAX_LIVE]
+            if event_type == "purchase":
+                live.bought.add(item_id)
+
+    def history(self, user_id: str) -> list[str]:
+        """The user's known history: training history, then live events."""
+        stored: list[str] = []
+        index = self.personal.user_index_.get(user_id)
+        if index is not None:
+            stored = [self.personal.items_[i] for i in self.personal.histories_[index]]
+        live = self._live.get(user_id)
+        return stored + (list(live.history) if live else [])
+
+    def bought_items(self, user_id: str) -> set[str]:
+        live = self._live.get(user_id)
+        return self.bought.get(user_id, set()) | (live.bought if live else set())
+
+    # ---- answers -------------------------------------------------------------------------
+    def for_you(
+        self,
+        user_id: str,
+        n: int = 10,
+        *,
+        exclude: Sequence[str] = (),
+        category: str | None = None,
+        include_bought: bool = False,
+    ) -> RecList:
+        """Personal recommendations, falling back along :data:`FALLBACK_CHAIN`."""
+        history = self.history(user_id)
+        known = user_id in self.personal.user_index_
+        banned = set(exclude) | (set() if include_bought else self.bought_items(user_id))
+        candidates = self._in_category(category)
+        if history:
+            source: Source = "personal" if known else "session"
+            results = self.personal.recommend_histories(
+                [history],
+                n,
+                user_ids=[user_id if known else None],
+                exclude=[sorted(banned)],
+                candidates=candidates,
+                exclude_history=True,
+            )
+            items = [
+                Recommendation(str(i), float(s), self._personal_reason(str(i), history))
+                for i, s in zip(results.ids[0], results.scores[0], strict=True)
+                if i and np.isfinite(s)
+            ]
+            if items:
+                return RecList(source, items)
+        seen = set(history) | banned
+        trend = self.trending(n, category=category, exclude=seen)
+        if trend.items:
+            return trend
+        return self._popular(n, seen, candidates)
+
+    def similar(self, item_id: str, n: int = 10) -> RecList:
+        """Items like ``item_id``: co-occurrence neighbours, then the model's item embeddings."""
+        self._require(item_id)
+        pairs = self.cooc.neighbours([item_id], n)[0]
+        name = self._title(item_id)
+        items = [Recommendation(i, s, f"often viewed with {name}") for i, s in pairs]
+        if len(items) < n:
+            have = {r.item_id for r in items} | {item_id}
+            more = self.personal.similar_items([item_id], n + len(have))
+            for i, s in zip(more.ids[0], more.scores[0], strict=True):
+                if i and i not in have and len(items) < n:
+                    items.append(Recommendation(str(i), float(s), f"similar to {name}"))
+        return RecList("similar", items)
+
+    def bought_together(self, item_id: str, n: int = 10) -> RecList:
+        """Items most often bought with ``item_id`` (co-purchase lift)."""
+        self._require(item_id)
+        name = self._title(item_id)
+        pairs = self.cooc.bought_together([item_id], n)[0]
+        return RecList(
+            "bought_together", [Recommendation(i, s, f"often bought with {name}") for i, s in pairs]
+        )
+
+    def trending(
+        self, n: int = 10, *, category: str | None = None, exclude: set[str] | None = None
+    ) -> RecList:
+        """Time-decayed trending items, optionally within a category."""
+        skip = exclude or set()
+        allowed = self._in_category(category)
+        allowed_set = set(allowed) if allowed is not None else None
+        items = []
+        for item, score in self.trending_model.trending(n + len(skip) + 50 if skip else n * 4):
+            if item in skip or score <= 0 or (allowed_set is not None and item not in allowed_set):
+                continue
+            where = category or self._category(item)
+            reason = f"trending in {where}" if where else "trending now"
+            items.append(Recommendation(item, score, reason))
+            if len(items) == n:
+                break
+        return RecList("trending", items)
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _popular(self, n: int, seen: set[str], candidates: list[str] | None) -> RecList:
+        counts = self.personal.item_counts_.astype(np.float64)
+        order = np.argsort(-counts, kind="stable")
+        allowed = set(candidates) if candidates is not None else None
+        items = []
+        for index in order:
+            item = self.personal.items_[index]
+            if item in seen or (allowed is not None and item not in allowed):
+                continue
+            items.append(Recommendation(item, float(counts[index]), "popular with shoppers"))
+            if len(items) == n:
+                break
+        return RecList("popular", items)
+
+    def _personal_reason(self, item: str, history: list[str]) -> str:
+        """The history item most linked to ``item`` by co-occurrence, else by embedding."""
+        index = self.personal.item_index_.get(item)
+        recent = [h for h in history[-50:] if h in self.personal.item_index_]
+        if index is None or not recent:
+            return "recommended for you"
+        rows = self.personal.encode_items(recent)
+        if index < self.cooc.similar_.shape[0]:
+            links = np.asarray(
+                self.cooc.similar_[rows[rows < self.cooc.similar_.shape[0]]][:, index].toarray()
+            ).ravel()
+            if links.size and links.max() > 0:
+                source = recent[int(np.argmax(links))]
+                return f"because you viewed {self._title(source)}"
+        vectors = self.personal.item_vectors()
+        if vectors is not None:
+            source = recent[int(np.argmax(vectors[rows] @ vectors[index]))]
+            fresh = int(self.personal.item_counts_[index]) == 0
+            prefix = "new, similar to" if fresh else "because you viewed"
+            return f"{prefix} {self._title(source)}"
+        return f"because you viewed {self._title(recent[-1])}"
+
+    def _in_category(self, category: str | None) -> list[str] | None:
+        if not category:
+            return None
+        want = category.lower()
+        return [
+            item
+            for item, path in self.categories.items()
+            if any(c.lower() == want for c in path) or " > ".join(path).lower().startswith(want)
+        ]
+
+    def _category(self, item: str) -> str | None:
+        path = self.categories.get(item)
+        return path[-1] if path else None
+
+    def _title(self, item: str) -> str:
+        return self.titles.get(item) or item
+
+    def _require(self, item_id: str) -> None:
+        if item_id not in self.personal.item_index_:
+            raise NotFoundError("item", item_id)

@@ -1,0 +1,105 @@
+"""Recommendation routes: for-you, similar, bought-together and trending, each with reasons.
+
+The service is ``request.app.state.engine.recs`` (a
+:class:`shelf.recommend.service.RecommendService`). Every list names the step of the fallback
+chain (or the list kind) that produced it, and every item carries a readable reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from shelf.errors import ConfigError
+from shelf.recommend.service import RecList, RecommendService
+
+router = APIRouter(tags=["recommendations"])
+
+
+class RecItemOut(BaseModel):
+    item_id: str
+    score: float
+    reason: str = Field(description="Why this item, in words a shopper can read.")
+
+
+class RecListOut(BaseModel):
+    source: str = Field(
+        description="What answered: personal, session, trending, popular (the fallback chain), "
+        "similar or bought_together."
+    )
+    model_version: str | None = None
+    items: list[RecItemOut]
+
+
+def service_of(request: Request) -> RecommendService:
+    engine = getattr(request.app.state, "engine", None)
+    service = getattr(engine, "recs", None)
+    if service is None:
+        raise ConfigError("recommendations are not available: no trained model (run shelf train)")
+    return service
+
+
+def _out(service: RecommendService, answer: RecList) -> RecListOut:
+    return RecListOut(
+        source=answer.source,
+        model_version=service.version,
+        items=[RecItemOut(item_id=r.item_id, score=r.score, reason=r.reason) for r in answer.items],
+    )
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecListOut)
+def user_recommendations(
+    request: Request,
+    user_id: Annotated[str, Path(max_length=256)],
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+    exclude: Annotated[
+        str, Query(max_length=10_000, description="Comma-separated item ids to leave out.")
+    ] = "",
+    category: Annotated[str | None, Query(max_length=256)] = None,
+    include_bought: bool = False,
+) -> RecListOut:
+    """Personal recommendations (already bought items excluded unless asked)."""
+    service = service_of(request)
+    answer = service.for_you(
+        user_id,
+        n,
+        exclude=[e for e in exclude.split(",") if e],
+        category=category,
+        include_bought=include_bought,
+    )
+    return _out(service, answer)
+
+
+@router.get("/items/{item_id}/similar", response_model=RecListOut)
+def similar_items(
+    request: Request,
+    item_id: Annotated[str, Path(max_length=256)],
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> RecListOut:
+    """Items similar to this one."""
+    service = service_of(request)
+    return _out(service, service.similar(item_id, n))
+
+
+@router.get("/items/{item_id}/bought-together", response_model=RecListOut)
+def bought_together(
+    request: Request,
+    item_id: Annotated[str, Path(max_length=256)],
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> RecListOut:
+    """Items frequently bought together with this one (co-purchase lift)."""
+    service = service_of(request)
+    return _out(service, service.bought_together(item_id, n))
+
+
+@router.get("/trending", response_model=RecListOut)
+def trending(
+    request: Request,
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(max_length=256)] = None,
+) -> RecListOut:
+    """Trending items (time-decayed popularity), optionally within a category."""
+    service = service_of(request)
+    return _out(service, service.trending(n, category=category))

@@ -1,0 +1,129 @@
+"""The Recommender contract: every model passes the same suite on data with a known answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shelf.errors import NotFittedError, NotFoundError
+from shelf.recommend.base import Recommender
+from shelf.recommend.data import SequenceData
+from shelf.recommend.registry import build
+
+from .conftest import expected_next
+
+FAST_SASREC = {"dim": 16, "max_epochs": 30, "eval_every": 100, "dropout": 0.1, "lr": 5e-3}
+MODELS = {
+    "cooc": {},
+    "als": {"factors": 8, "iterations": 10, "regularization": 0.01},
+    "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05},
+    "ncf": {"dim": 16, "hidden": 32, "epochs": 100, "lr": 1e-2, "batch_size": 128},
+    "sasrec": FAST_SASREC,
+    "sasrec-sampled": {**FAST_SASREC, "negatives": 8},
+    "blend": {"parts": [["sasrec", FAST_SASREC], ["cooc", {}]], "weights": [1.0, 0.5]},
+}
+PERSONAL = tuple(MODELS)
+ALL = (*PERSONAL, "pop", "trending")
+
+
+def make(name: str) -> Recommender:
+    if name == "sasrec-sampled":
+        return build("sasrec", **MODELS[name])
+    return build(name, **MODELS.get(name, {}))
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, Recommender]:
+    from shelf.recommend.data import encode_sequences
+
+    from .conftest import cycle_sequences
+
+    users, seqs = cycle_sequences()
+    data = encode_sequences(users, seqs)
+    return {name: make(name).fit(data) for name in ALL}
+
+
+@pytest.mark.parametrize("name", PERSONAL)
+def test_known_answer_first(fitted: dict[str, Recommender], name: str) -> None:
+    model = fitted[name]
+    users = model.users_
+    ids, _ = model.recommend(users, 1)
+    hits = np.mean([ids[k, 0] == expected_next(u) for k, u in enumerate(users)])
+    assert hits >= 0.9, f"{name}: only {hits:.0%} of users got the unseen group item first"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_shapes_history_and_filters(fitted: dict[str, Recommender], name: str) -> None:
+    model = fitted[name]
+    users = model.users_[:7]
+    ids, scores = model.recommend(users, 5)
+    assert ids.shape == (7, 5) and scores.shape == (7, 5)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6), "scores not sorted best first"
+    for row, user in enumerate(users):
+        history = {model.items_[i] for i in model.histories_[model.user_index_[user]]}
+        assert not history & set(ids[row])
+    banned = [[str(ids[r, 0])] for r in range(7)]
+    ids2, _ = model.recommend(users, 5, exclude=banned)
+    assert all(banned[r][0] not in ids2[r] for r in range(7))
+    allowed = model.items_[:6]
+    ids3, _ = model.recommend(users, 5, candidates=allowed)
+    assert set(ids3.ravel()) - {""} <= set(allowed)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_batch_equals_one_by_one(fitted: dict[str, Recommender], name: str) -> None:
+    model = fitted[name]
+    users = model.users_[:6]
+    _, batch_scores = model.recommend(users, 4)
+    for row, user in enumerate(users):
+        _, scores = model.recommend([user], 4)
+        np.testing.assert_allclose(scores[0], batch_scores[row], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_save_load_same_scores(fitted: dict[str, Recommender], name: str, tmp_path: Path) -> None:
+    model = fitted[name]
+    model.save(tmp_path / name)
+    loaded = Recommender.load(tmp_path / name)
+    users = model.users_[:10]
+    a = model.recommend(users, 5)
+    b = loaded.recommend(users, 5)
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
+    assert (a.ids == b.ids).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_similar_items_and_unknowns(fitted: dict[str, Recommender], name: str) -> None:
+    model = fitted[name]
+    ids, _ = model.similar_items(["g0i0", "g1i2"], 3)
+    assert ids.shape == (2, 3)
+    assert "g0i0" not in ids[0] and "g1i2" not in ids[1]
+    with pytest.raises(NotFoundError):
+        model.similar_items(["nope"], 3)
+    ids, _ = model.recommend(["a-new-user"], 3)
+    assert (ids != "").all()
+
+
+@pytest.mark.parametrize("name", ("cooc", "sasrec"))
+def test_request_time_history_changes_answer(fitted: dict[str, Recommender], name: str) -> None:
+    model = fitted[name]
+    a = model.recommend_histories([["g0i0", "g0i1", "g0i2", "g0i3"]], 1).ids[0, 0]
+    b = model.recommend_histories([["g3i0", "g3i1", "g3i2", "g3i3"]], 1).ids[0, 0]
+    assert (a, b) == ("g0i4", "g3i4")
+
+
+def test_popularity_known_answer(cycle_data: SequenceData) -> None:
+    extra = cycle_data.replace_sequences(
+        [*cycle_data.sequences[:-1], np.array([0, 1, 2, 3, 0, 0, 0, 0, 0])]
+    )
+    model = build("pop").fit(extra)
+    ids, _ = model.recommend(["nobody"], 1)
+    assert ids[0, 0] == extra.items[0]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_not_fitted(name: str) -> None:
+    with pytest.raises(NotFittedError):
+        make(name).recommend(["u"], 3)
