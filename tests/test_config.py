@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from shelf.config import Settings, load_settings
+from shelf.errors import ConfigError
 
 
 def test_defaults() -> None:
@@ -56,9 +57,10 @@ def test_empty_db_url_means_default_sqlite(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_settings_are_rejected(overrides: dict[str, object], field: str) -> None:
-    with pytest.raises(PydanticValidationError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_settings(**overrides)
-    assert [e["loc"][0] for e in caught.value.errors()] == [field]
+    assert f"SHELF_{field.upper()} ({field}):" in str(caught.value)
+    assert str(caught.value).count("SHELF_") == 1
 
 
 def test_invalid_environment_value_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:

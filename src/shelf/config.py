@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shelf.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -71,6 +74,17 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (non-None) overrides on top."""
+    """Settings from the environment, with explicit (non-None) overrides on top.
+
+    Raises :class:`~shelf.errors.ConfigError` naming each invalid setting.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"SHELF_{name.upper()} ({name}): {message}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
