@@ -155,6 +155,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
+    # 64 MiB of page cache (the default is 2 MiB): inserts into the random-keyed dedup and user
+    # indexes thrash a small cache once the table outgrows it (measured: 36 -> 21 us/row).
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
