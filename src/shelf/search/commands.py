@@ -22,6 +22,17 @@ def _fail(exc: ShelfError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def set_threads(n: int) -> None:
+    """Cap torch's and faiss's threads (the machine is shared; latency is per query)."""
+    try:
+        import faiss
+        import torch
+    except ImportError:  # pragma: no cover - the search extra is missing
+        return
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to the main app and its `eval` group."""
 
@@ -148,8 +159,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         out: Path = typer.Option(..., help="Where to write metrics.json."),
         cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
         no_baselines: bool = typer.Option(False, help="Skip the reference baselines."),
+        threads: int = typer.Option(1, min=1, help="Threads for torch and faiss."),
+        latency_queries: int = typer.Option(
+            500, min=0, help="Queries timed one at a time (0: all)."
+        ),
     ) -> None:
         """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
+        set_threads(threads)
         from shelf.evaluate.search_protocol import (
             evaluate_search,
             load_products,
@@ -171,6 +187,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 seed=seed,
                 cache_dir=cache_dir,
                 baselines=not no_baselines,
+                latency_queries=latency_queries or None,
                 log=lambda msg: typer.echo(msg, err=True),
             )
         except ShelfError as exc:

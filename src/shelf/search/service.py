@@ -108,6 +108,7 @@ class Prepared:
     docs: np.ndarray
     features: np.ndarray
     query_vector: np.ndarray | None
+    encode_s: float = 0.0  # time spent encoding the query
 
 
 class SearchService:
@@ -260,8 +261,11 @@ class SearchService:
         lex = self.lexical.combine(field_scores)
         lex_top = top_k(lex, cfg.k_lexical, mask)
         dense_top = np.zeros(0, dtype=np.int64)
+        encode_s = 0.0
         if query_vector is None:
+            t0 = time.perf_counter()
             query_vector = self._query_vector(understood.text)
+            encode_s = time.perf_counter() - t0
         if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
             dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
             dense_top = dense_top[sims >= cfg.dense_min_cos]
@@ -296,7 +300,7 @@ class SearchService:
             popularity=self.columns.popularity[docs],
         )
         features = compute_features(ctx, data)
-        return Prepared(understood, docs, features, query_vector)
+        return Prepared(understood, docs, features, query_vector, encode_s)
 
     def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
         """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""

@@ -59,6 +59,13 @@ def parse_price(query: str) -> tuple[str, float | None, float | None]:
     return query, None, None
 
 
+def _apply_corrections(text: str, corrections: Mapping[str, str]) -> str:
+    """``text`` with each corrected word replaced (case-insensitive, whole words)."""
+    for wrong, right in corrections.items():
+        text = re.sub(rf"\b{re.escape(wrong)}\b", right, text, flags=re.IGNORECASE)
+    return text.strip()
+
+
 class SynonymMap:
     """Configurable synonyms: each group of words or phrases is interchangeable.
 
@@ -171,7 +178,7 @@ class QueryUnderstanding:
                         attributes.setdefault(name, []).append(value)
         return UnderstoodQuery(
             raw=query,
-            text=" ".join(words),
+            text=_apply_corrections(text, corrections),
             words=words,
             terms=terms,
             synonym_terms=self.synonyms.expand(terms),
