@@ -243,9 +243,15 @@ def _bad_text(value: Any) -> str | None:
     return None
 
 
+_NOT_TEXT = frozenset({int, float, bool, datetime, EventType})
+
+
 def _storable_text(model: BaseModel) -> None:
     """Reject text that neither backend can store (PostgreSQL refuses NUL; UTF-8 surrogates)."""
-    for name, value in model:
+    # The instance dict, not ``iter(model)``: this runs on every imported row.
+    for name, value in model.__dict__.items():
+        if value is None or value.__class__ in _NOT_TEXT:
+            continue
         if reason := _bad_text(value):
             raise ValueError(f"{name}: {reason}")
 
