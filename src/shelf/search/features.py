@@ -45,6 +45,14 @@ FEATURE_NAMES: tuple[str, ...] = (
     "brand_match",
     "attribute_match",
     "log_popularity",
+    "bm25_trigrams",
+    "bm25_trigrams_rel",
+    "max_lex_score",
+    "max_dense_cos",
+    "n_lex_candidates",
+    "query_chars",
+    "matched_terms",
+    "last_term_pos",
 )
 MISSING_RANK = 1000
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -71,6 +79,9 @@ class CandidateData:
     lex_rank: np.ndarray
     dense_rank: np.ndarray
     bigram_scores: np.ndarray  # BM25 of the query's bigrams over title bigrams
+    trigram_scores: np.ndarray  # BM25 of the query's character trigrams
+    last_term_pos: np.ndarray  # relative position of the last query term in the title (or 1)
+    n_lex_candidates: int
     term_match: np.ndarray  # (n query terms, n candidates) bool: term in the title
     synonym_match: np.ndarray  # (n synonym terms, n candidates) bool
     bigram_match: np.ndarray  # (n query bigrams, n candidates) bool
@@ -137,6 +148,15 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
     out[:, c["brand_match"]] = data.brand_match
     out[:, c["attribute_match"]] = data.attribute_match
     out[:, c["log_popularity"]] = np.log1p(data.popularity)
+    out[:, c["bm25_trigrams"]] = data.trigram_scores
+    max_tri = float(data.trigram_scores.max())
+    out[:, c["bm25_trigrams_rel"]] = data.trigram_scores / max_tri if max_tri > 0 else 0.0
+    out[:, c["max_lex_score"]] = max_lex
+    out[:, c["max_dense_cos"]] = max_cos
+    out[:, c["n_lex_candidates"]] = data.n_lex_candidates
+    out[:, c["query_chars"]] = len(ctx.text)
+    out[:, c["matched_terms"]] = m.sum(axis=0) if k else 0
+    out[:, c["last_term_pos"]] = data.last_term_pos
     return out
 
 

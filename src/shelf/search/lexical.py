@@ -62,6 +62,8 @@ class LexicalIndex:
         self.fields: dict[str, BM25Field] = {f: BM25Field(k1=k1, b=b) for f in FIELDS}
         # adjacent title term pairs, for phrase features (not part of the combined score)
         self.bigrams = BM25Field(k1=k1, b=b)
+        # character trigrams of the title words: misspellings, compounds, partial words
+        self.trigrams = BM25Field(k1=k1, b=b)
         self.titles: list[str] = []
         self.title_terms: list[list[str]] = []
         self.title_words: list[list[str]] = []
@@ -71,6 +73,7 @@ class LexicalIndex:
         """Index ``items`` as the next documents (ids continue from :attr:`n_docs`)."""
         per_field: dict[str, list[list[str]]] = {f: [] for f in FIELDS}
         bigrams: list[list[str]] = []
+        trigrams: list[list[str]] = []
         for item in items:
             texts = field_texts(item)
             words = self.analyzer.words(texts["title"])
@@ -79,6 +82,7 @@ class LexicalIndex:
             self.title_terms.append(terms)
             self.titles.append(item.title)
             bigrams.append(bigram_tokens(terms))
+            trigrams.append(char_trigrams(words))
             per_field["title"].append(terms)
             for f in FIELDS[1:]:
                 per_field[f].append(self.analyzer.terms(texts[f]) if texts[f] else [])
@@ -86,6 +90,7 @@ class LexicalIndex:
             if f == "title" or any(per_field[f]) or self.fields[f].n_docs_:
                 self.fields[f].add(per_field[f])
         self.bigrams.add(bigrams)
+        self.trigrams.add(trigrams)
         self.n_docs += len(items)
 
     def field_scores(
@@ -117,6 +122,15 @@ class LexicalIndex:
 def bigram_tokens(terms: Sequence[str]) -> list[str]:
     """Adjacent term pairs as single tokens: ["a", "b", "c"] -> ["a b", "b c"]."""
     return [f"{a} {b}" for a, b in itertools.pairwise(terms)]
+
+
+def char_trigrams(words: Sequence[str]) -> list[str]:
+    """Character trigrams of each word padded with ``#``: "saw" -> "#sa", "saw", "aw#"."""
+    out: list[str] = []
+    for w in words:
+        padded = f"#{w}#"
+        out.extend(padded[i : i + 3] for i in range(len(padded) - 2))
+    return out
 
 
 def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:

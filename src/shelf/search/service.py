@@ -37,7 +37,13 @@ from shelf.search.features import (
     rank_positions,
 )
 from shelf.search.filters import CatalogColumns, SearchFilters, SortOrder
-from shelf.search.lexical import DEFAULT_FIELD_WEIGHTS, LexicalIndex, bigram_tokens, top_k
+from shelf.search.lexical import (
+    DEFAULT_FIELD_WEIGHTS,
+    LexicalIndex,
+    bigram_tokens,
+    char_trigrams,
+    top_k,
+)
 from shelf.search.rank import LambdaMARTRanker, LinearRanker, load_ranker
 from shelf.search.spelling import SpellingCorrector
 from shelf.search.understand import (
@@ -290,6 +296,9 @@ class SearchService:
             lex_rank=rank_positions(docs, lex_top, n_items),
             dense_rank=rank_positions(docs, dense_top, n_items),
             bigram_scores=self.lexical.bigrams.scores(q_bigrams)[docs],
+            trigram_scores=self.lexical.trigrams.scores(char_trigrams(understood.words))[docs],
+            last_term_pos=self._last_term_pos(understood.terms, docs),
+            n_lex_candidates=len(lex_top),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
             bigram_match=self._bigram_match(q_bigrams, docs),
@@ -310,6 +319,21 @@ class SearchService:
             for index in self.lexical.fields.values():
                 mark[index.postings(term)] = True
             out[i] = mark[docs]
+        return out
+
+    def _last_term_pos(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
+        """Where the query's last term sits in each title, 0 (first) to 1 (last); 1.5 if absent.
+        Product titles tend to put the product type last ("... Cordless Drill")."""
+        out = np.full(len(docs), 1.5, dtype=np.float32)
+        if not terms:
+            return out
+        last = terms[-1]
+        for j, d in enumerate(docs.tolist()):
+            title = self.lexical.title_terms[d]
+            if last in title and len(title) > 1:
+                out[j] = title.index(last) / (len(title) - 1)
+            elif last in title:
+                out[j] = 1.0
         return out
 
     def _bigram_match(self, bigrams: list[str], docs: np.ndarray) -> np.ndarray:
