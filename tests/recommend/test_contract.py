@@ -8,13 +8,21 @@ import numpy as np
 import pytest
 
 from shelf.errors import NotFittedError, NotFoundError
+from shelf.evaluate.recs_run import uses_text
 from shelf.recommend.base import Recommender
 from shelf.recommend.data import SequenceData
 from shelf.recommend.registry import build
 
 from .conftest import expected_next
 
-FAST_SASREC = {"dim": 16, "max_epochs": 30, "eval_every": 100, "dropout": 0.1, "lr": 5e-3}
+FAST_SASREC = {
+    "dim": 16,
+    "max_epochs": 30,
+    "eval_every": 100,
+    "dropout": 0.1,
+    "lr": 5e-3,
+    "negatives": 0,
+}
 MODELS = {
     "cooc": {},
     "als": {"factors": 8, "iterations": 10, "regularization": 0.01},
@@ -23,15 +31,26 @@ MODELS = {
     "sasrec": FAST_SASREC,
     "sasrec-sampled": {**FAST_SASREC, "negatives": 8},
     "blend": {"parts": [["sasrec", FAST_SASREC], ["cooc", {}]], "weights": [1.0, 0.5]},
+    "sasrec-text": {**FAST_SASREC, "id_dropout": 0.2},
+    "textknn": {},
 }
 PERSONAL = tuple(MODELS)
 ALL = (*PERSONAL, "pop", "trending")
 
 
-def make(name: str) -> Recommender:
-    if name == "sasrec-sampled":
-        return build("sasrec", **MODELS[name])
-    return build(name, **MODELS.get(name, {}))
+def group_text(items: list[str]) -> np.ndarray:
+    """Stand-in text embeddings: items of one group share a direction, plus a little noise."""
+    vectors = np.random.default_rng(0).normal(0, 0.1, size=(len(items), 8)).astype(np.float32)
+    for k, item in enumerate(items):
+        vectors[k, int(item[1])] += 1.0
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def make(name: str, items: list[str] | None = None) -> Recommender:
+    model = build("sasrec" if name == "sasrec-sampled" else name, **MODELS.get(name, {}))
+    if items is not None and uses_text(model):
+        model.set_item_text(group_text(items))  # type: ignore[attr-defined]
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +61,7 @@ def fitted() -> dict[str, Recommender]:
 
     users, seqs = cycle_sequences()
     data = encode_sequences(users, seqs)
-    return {name: make(name).fit(data) for name in ALL}
+    return {name: make(name, data.items).fit(data) for name in ALL}
 
 
 @pytest.mark.parametrize("name", PERSONAL)

@@ -29,11 +29,25 @@ TOP_KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "co
 
 def parts_of(model: Recommender) -> list[Recommender]:
     """The model and, for a blend, its parts."""
-    return [model, *(model.models if isinstance(model, Blend) else [])]
+    return [model, *(model.build_parts() if isinstance(model, Blend) else [])]
+
+
+def preset_name(model: Recommender) -> str:
+    """The --model name a fitted part answers to (for reusing a blend's parts as baselines)."""
+    if isinstance(model, SASRec) and model.params["use_text"]:
+        return "sasrec-text"
+    return model.name
+
+
+def uses_text(part: Recommender) -> bool:
+    """Whether this (single) model needs item text embeddings."""
+    if isinstance(part, SASRec):
+        return bool(part.params["use_text"])
+    return bool(getattr(part, "needs_item_text", False))
 
 
 def needs_text(model: Recommender) -> bool:
-    return any(isinstance(m, SASRec) and m.params["use_text"] for m in parts_of(model))
+    return any(uses_text(m) for m in parts_of(model))
 
 
 def item_embeddings(items: Sequence[str], texts: dict[str, str]) -> np.ndarray:
@@ -55,10 +69,10 @@ def prepare(model: Recommender, overrides: dict[str, Any], text: np.ndarray | No
     for part in parts_of(model):
         if isinstance(part, SASRec):
             part.params.update(overrides)
-            if part.params["use_text"]:
-                if text is None:
-                    raise ValueError("a text-aware model needs --items with item text")
-                part.set_item_text(text)
+        if uses_text(part):
+            if text is None:
+                raise ValueError("a text-aware model needs --items with item text")
+            part.set_item_text(text)  # type: ignore[attr-defined]
 
 
 def run_recs_eval(
@@ -89,10 +103,7 @@ def run_recs_eval(
     if isinstance(main, Blend):
         report["blend_weights"] = [float(w) for w in main.weights_]
         for part in main.models:
-            if isinstance(part, SASRec) and not part.params["use_text"]:
-                fitted["sasrec"] = part
-    elif isinstance(main, SASRec) and not main.params["use_text"]:
-        fitted["sasrec"] = main
+            fitted[preset_name(part)] = part
     out: dict[str, Any] = {k: report[k] for k in TOP_KEYS}
     out["train_seconds"] = report["train_seconds"]
     out["model"] = model
@@ -109,8 +120,8 @@ def run_recs_eval(
         if name == model:
             continue
         reused = fitted.get(name)
-        if reused is not None and name == "sasrec":
-            say(f"baseline {name}: the blend's SASRec part, scored alone")
+        if reused is not None:
+            say(f"baseline {name}: the blend's {name} part (same fit), scored alone")
             base_report = _score(reused, split, seed, reused.train_seconds_, name)
         else:
             base = build(name)

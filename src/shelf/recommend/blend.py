@@ -52,12 +52,16 @@ class Blend(Recommender):
         self.models = list(models)
         return self
 
-    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
+    def build_parts(self) -> list[Recommender]:
+        """The part models, built (unfitted) from ``parts`` on first use."""
         from shelf.recommend.registry import build
 
         if not self.models:
             self.models = [build(n, **p) for n, p in self.params["parts"]]
-        for model in self.models:
+        return self.models
+
+    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
+        for model in self.build_parts():
             if not hasattr(model, "items_"):
                 model.fit(data, validation)
         weights = [1.0] + [0.0] * (len(self.models) - 1)

@@ -11,6 +11,7 @@ from shelf.recommend.mf import ALS, BPR
 from shelf.recommend.ncf import NCF
 from shelf.recommend.popularity import Popularity, Trending
 from shelf.recommend.sasrec import SASRec
+from shelf.recommend.textknn import TextKNN
 
 MODELS: dict[str, type[Recommender]] = {
     "pop": Popularity,
@@ -21,15 +22,30 @@ MODELS: dict[str, type[Recommender]] = {
     "ncf": NCF,
     "sasrec": SASRec,
     "blend": Blend,
+    "textknn": TextKNN,
 }
 
 # Named configurations: model name -> (class name, default params).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "sasrec-text": ("sasrec", {"use_text": True, "id_dropout": 0.1}),
+    "sasrec-text": ("sasrec", {"use_text": True, "id_dropout": 0.3}),
     "sasrec+cooc": ("blend", {"parts": [["sasrec", {}], ["cooc", {}]]}),
+    "sasrec-text+textknn": (
+        "blend",
+        {"parts": [["sasrec", {"use_text": True, "id_dropout": 0.3}], ["textknn", {}]]},
+    ),
+    "sasrec-text+cooc+textknn": (
+        "blend",
+        {
+            "parts": [
+                ["sasrec", {"use_text": True, "id_dropout": 0.3}],
+                ["cooc", {}],
+                ["textknn", {}],
+            ]
+        },
+    ),
     "sasrec-text+cooc": (
         "blend",
-        {"parts": [["sasrec", {"use_text": True, "id_dropout": 0.1}], ["cooc", {}]]},
+        {"parts": [["sasrec", {"use_text": True, "id_dropout": 0.3}], ["cooc", {}]]},
     ),
 }
 

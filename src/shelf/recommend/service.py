@@ -166,11 +166,13 @@ class RecommendService:
                 candidates=candidates,
                 exclude_history=True,
             )
-            items = [
-                Recommendation(str(i), float(s), self._personal_reason(str(i), history))
+            found = [
+                (str(i), float(s))
                 for i, s in zip(results.ids[0], results.scores[0], strict=True)
                 if i and np.isfinite(s)
             ]
+            reasons = self._personal_reasons([i for i, _ in found], history)
+            items = [Recommendation(i, s, r) for (i, s), r in zip(found, reasons, strict=True)]
             if items:
                 return RecList(source, items)
         seen = set(history) | banned
@@ -235,27 +237,37 @@ class RecommendService:
                 break
         return RecList("popular", items)
 
-    def _personal_reason(self, item: str, history: list[str]) -> str:
-        """The history item most linked to ``item`` by co-occurrence, else by embedding."""
-        index = self.personal.item_index_.get(item)
+    def _personal_reasons(self, items: list[str], history: list[str]) -> list[str]:
+        """For each item, the history item most linked to it: co-occurrence, else embedding.
+
+        An item without training interactions (new) is explained by the text/embedding
+        neighbour in the history: "new, similar to X".
+        """
         recent = [h for h in history[-50:] if h in self.personal.item_index_]
-        if index is None or not recent:
-            return "recommended for you"
+        if not items or not recent:
+            return ["recommended for you"] * len(items)
         rows = self.personal.encode_items(recent)
-        if index < self.cooc.similar_.shape[0]:
-            links = np.asarray(
-                self.cooc.similar_[rows[rows < self.cooc.similar_.shape[0]]][:, index].toarray()
-            ).ravel()
-            if links.size and links.max() > 0:
-                source = recent[int(np.argmax(links))]
-                return f"because you viewed {self._title(source)}"
+        cols = self.personal.encode_items(items)
+        n_cooc = self.cooc.similar_.shape[0]
+        links = np.zeros((len(rows), len(cols)), dtype=np.float64)
+        ok_rows, ok_cols = rows < n_cooc, cols < n_cooc
+        if ok_rows.any() and ok_cols.any():
+            sub = self.cooc.similar_[rows[ok_rows]][:, cols[ok_cols]].toarray()
+            links[np.ix_(ok_rows, ok_cols)] = sub
         vectors = self.personal.item_vectors()
-        if vectors is not None:
-            source = recent[int(np.argmax(vectors[rows] @ vectors[index]))]
+        reasons = []
+        for k, index in enumerate(cols):
             fresh = int(self.personal.item_counts_[index]) == 0
-            prefix = "new, similar to" if fresh else "because you viewed"
-            return f"{prefix} {self._title(source)}"
-        return f"because you viewed {self._title(recent[-1])}"
+            if links[:, k].max() > 0 and not fresh:
+                source = recent[int(np.argmax(links[:, k]))]
+                reasons.append(f"because you viewed {self._title(source)}")
+            elif vectors is not None:
+                source = recent[int(np.argmax(vectors[rows] @ vectors[index]))]
+                prefix = "new, similar to" if fresh else "because you viewed"
+                reasons.append(f"{prefix} {self._title(source)}")
+            else:
+                reasons.append(f"because you viewed {self._title(recent[-1])}")
+        return reasons
 
     def _in_category(self, category: str | None) -> list[str] | None:
         if not category:

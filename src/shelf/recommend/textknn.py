@@ -1,0 +1,57 @@
+"""Content-based neighbours from item text: a history scores each item by the cosine of the
+pretrained encoder's text embeddings, recency-weighted (``decay`` per step back).
+
+It needs no interactions at all, so a new item is as recommendable as an old one from the
+moment its text is known; in a blend it carries cold-start items ("new, similar to X").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shelf.recommend.base import Recommender, Validation
+from shelf.recommend.data import SequenceData
+
+
+class TextKNN(Recommender):
+    """Recency-weighted text similarity to the user's last ``window`` items."""
+
+    name = "textknn"
+    needs_item_text = True
+
+    def __init__(self, *, decay: float = 0.6, window: int = 10) -> None:
+        super().__init__(decay=decay, window=window)
+        self.item_text: np.ndarray | None = None
+
+    def set_item_text(self, embeddings: np.ndarray) -> TextKNN:
+        """One L2-normalised text embedding per vocabulary item."""
+        self.item_text = np.asarray(embeddings, dtype=np.float32)
+        return self
+
+    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
+        if self.item_text is None or len(self.item_text) != data.n_items:
+            raise ValueError("TextKNN needs set_item_text() with one row per item")
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        self._check_fitted()
+        assert self.item_text is not None
+        dim = self.item_text.shape[1]
+        query = np.zeros((len(histories), dim), dtype=np.float32)
+        for b, hist in enumerate(histories):
+            tail = np.asarray(hist[-self.params["window"] :], dtype=np.int64)
+            if len(tail):
+                w = self.params["decay"] ** np.arange(len(tail) - 1, -1, -1, dtype=np.float32)
+                query[b] = w @ self.item_text[tail]
+        return query @ self.item_text.T
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self.item_text
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        assert self.item_text is not None
+        return {"item_text": self.item_text}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.item_text = arrays["item_text"]
