@@ -51,6 +51,17 @@ def generate(folder: Path, n_events: int, n_items: int, n_users: int, seed: int)
     return events
 
 
+def wipe(db_url: str) -> None:
+    """Drop shelf's tables in the benchmark database, so every run starts empty."""
+    import sqlalchemy as sa
+
+    from shelf.store.sql import metadata
+
+    engine = sa.create_engine(db_url)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
 def run_import(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one `shelf` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -67,6 +78,7 @@ def bench_import(label: str, db_url: str | None, folder: Path, n_events: int) ->
     env = dict(os.environ, SHELF_DATA_DIR=str(data_dir))
     if db_url:
         env["SHELF_DB_URL"] = db_url
+        wipe(db_url)
     run_import(["import", "items", str(folder / "items.csv")], env)
     seconds, peak_mb = run_import(["import", "events", str(folder / "events.csv")], env)
     again, _ = run_import(["import", "events", str(folder / "events.csv")], env)
@@ -152,7 +164,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50_000)
-    parser.add_argument("--postgres-url", default=os.environ.get("SHELF_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="A PostgreSQL database for the benchmark: its shelf tables are DROPPED first.",
+    )
     parser.add_argument("--http-events", type=int, default=50_000)
     parser.add_argument("--http-batch", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ingest.json"))

@@ -351,11 +351,48 @@ class SQLStore:
                 first_seen[e.user_key] = e.timestamp_ms
         users = list(first_seen.items())
         with self._conn(conn) as c:
+            if self.dialect == "postgresql":
+                return self._copy_events_postgresql(c, users, rows)
             # Bulk path straight to the driver: SQLAlchemy's per-row parameter processing
             # costs more than the insert itself at ingest rates.
             c.exec_driver_sql(self._insert_users_sql, users)
             result = c.exec_driver_sql(self._insert_events_sql, rows)
             return int(result.rowcount)
+
+    @staticmethod
+    def _copy_events_postgresql(
+        conn: Connection, users: list[tuple[str, int]], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """COPY the batch into a session-local staging table, then one INSERT ... SELECT.
+
+        Row-by-row INSERT ... ON CONFLICT costs a round of statement execution per row
+        (measured ~6,000 rows/s); COPY streams the rows and the insert runs as one statement.
+        """
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS shelf_events_in (dedup_key text, event_id text, "
+                "user_key text, item_id text, type text, value double precision, "
+                "timestamp_ms bigint, session_id text, query text) ON COMMIT DELETE ROWS"
+            )
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS shelf_users_in "
+                "(user_key text, first_seen_ms bigint) ON COMMIT DELETE ROWS"
+            )
+            cur.execute("TRUNCATE shelf_events_in, shelf_users_in")
+            with cur.copy("COPY shelf_users_in (user_key, first_seen_ms) FROM STDIN") as copy:
+                for user in users:
+                    copy.write_row(user)
+            columns = ", ".join(_EVENT_FIELDS)
+            with cur.copy(f"COPY shelf_events_in ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute("INSERT INTO users SELECT * FROM shelf_users_in ON CONFLICT DO NOTHING")
+            cur.execute(
+                f"INSERT INTO events ({columns}) SELECT {columns} FROM shelf_events_in "
+                "ON CONFLICT DO NOTHING"
+            )
+            return int(cur.rowcount)
 
     def event_columns(self) -> EventColumns:
         cols = events_table.c
@@ -379,6 +416,16 @@ class SQLStore:
             value=np.array(value, dtype=np.float64),
             session_id=np.array(session, dtype=object),
         )
+
+    def item_event_counts(self) -> dict[str, int]:
+        """Events per item (all types): the popularity signal of search."""
+        query = (
+            sa.select(events_table.c.item_id, sa.func.count())
+            .where(events_table.c.item_id.is_not(None))
+            .group_by(events_table.c.item_id)
+        )
+        with self.engine.connect() as conn:
+            return {str(item): int(n) for item, n in conn.execute(query)}
 
     def user_events(self, user_key: str, limit: int = 200) -> list[StoredEvent]:
         query = (
