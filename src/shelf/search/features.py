@@ -53,6 +53,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "query_chars",
     "matched_terms",
     "last_term_pos",
+    "min_query_idf",
+    "max_query_idf",
+    "last_term_idf",
+    "word_coverage",
 )
 MISSING_RANK = 1000
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -82,6 +86,7 @@ class CandidateData:
     trigram_scores: np.ndarray  # BM25 of the query's character trigrams
     last_term_pos: np.ndarray  # relative position of the last query term in the title (or 1)
     n_lex_candidates: int
+    word_coverage: np.ndarray  # share of the query's surface words found unstemmed in the title
     term_match: np.ndarray  # (n query terms, n candidates) bool: term in the title
     synonym_match: np.ndarray  # (n synonym terms, n candidates) bool
     bigram_match: np.ndarray  # (n query bigrams, n candidates) bool
@@ -157,6 +162,11 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
     out[:, c["query_chars"]] = len(ctx.text)
     out[:, c["matched_terms"]] = m.sum(axis=0) if k else 0
     out[:, c["last_term_pos"]] = data.last_term_pos
+    if k:
+        out[:, c["min_query_idf"]] = min(ctx.idf)
+        out[:, c["max_query_idf"]] = max(ctx.idf)
+        out[:, c["last_term_idf"]] = ctx.idf[-1]
+    out[:, c["word_coverage"]] = data.word_coverage
     return out
 
 

@@ -299,6 +299,7 @@ class SearchService:
             trigram_scores=self.lexical.trigrams.scores(char_trigrams(understood.words))[docs],
             last_term_pos=self._last_term_pos(understood.terms, docs),
             n_lex_candidates=len(lex_top),
+            word_coverage=self._word_coverage(understood.words, docs),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
             bigram_match=self._bigram_match(q_bigrams, docs),
@@ -320,6 +321,17 @@ class SearchService:
                 mark[index.postings(term)] = True
             out[i] = mark[docs]
         return out
+
+    def _word_coverage(self, words: list[str], docs: np.ndarray) -> np.ndarray:
+        """Share of the query's non-stop words present, as written, among the title's words."""
+        wanted = {w for w in words if not self.analyzer.is_stop_word(w)}
+        if not wanted:
+            return np.zeros(len(docs), dtype=np.float32)
+        titles = self.lexical.title_words
+        return np.array(
+            [len(wanted.intersection(titles[d])) / len(wanted) for d in docs.tolist()],
+            dtype=np.float32,
+        )
 
     def _last_term_pos(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
         """Where the query's last term sits in each title, 0 (first) to 1 (last); 1.5 if absent.
