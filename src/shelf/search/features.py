@@ -57,6 +57,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "max_query_idf",
     "last_term_idf",
     "word_coverage",
+    "prf_cos",
+    "prf_cos_rel",
 )
 MISSING_RANK = 1000
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -87,6 +89,7 @@ class CandidateData:
     last_term_pos: np.ndarray  # relative position of the last query term in the title (or 1)
     n_lex_candidates: int
     word_coverage: np.ndarray  # share of the query's surface words found unstemmed in the title
+    prf_cos: np.ndarray  # cosine with the centroid of the top lexical results (feedback)
     term_match: np.ndarray  # (n query terms, n candidates) bool: term in the title
     synonym_match: np.ndarray  # (n synonym terms, n candidates) bool
     bigram_match: np.ndarray  # (n query bigrams, n candidates) bool
@@ -167,6 +170,8 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
         out[:, c["max_query_idf"]] = max(ctx.idf)
         out[:, c["last_term_idf"]] = ctx.idf[-1]
     out[:, c["word_coverage"]] = data.word_coverage
+    out[:, c["prf_cos"]] = data.prf_cos
+    out[:, c["prf_cos_rel"]] = data.prf_cos - float(data.prf_cos.max())
     return out
 
 

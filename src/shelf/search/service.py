@@ -58,6 +58,7 @@ from shelf.text.tokenize import Analyzer
 # (user_id, item ids, scores) -> new scores. The recommendation stage provides one.
 Personalizer = Callable[[str, list[str], np.ndarray], np.ndarray]
 SYNONYM_WEIGHT = 0.5
+PRF_DEPTH = 10  # lexical results averaged for the feedback vector
 MAX_PAGE_SIZE = 100
 
 
@@ -300,6 +301,7 @@ class SearchService:
             last_term_pos=self._last_term_pos(understood.terms, docs),
             n_lex_candidates=len(lex_top),
             word_coverage=self._word_coverage(understood.words, docs),
+            prf_cos=self._feedback_cosine(lex_top, docs),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
             bigram_match=self._bigram_match(q_bigrams, docs),
@@ -321,6 +323,17 @@ class SearchService:
                 mark[index.postings(term)] = True
             out[i] = mark[docs]
         return out
+
+    def _feedback_cosine(self, lex_top: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """Cosine of each candidate with the mean vector of the best lexical results
+        (pseudo-relevance feedback: what kind of product the top matches agree on)."""
+        if self.dense is None or len(lex_top) == 0 or len(docs) == 0:
+            return np.zeros(len(docs), dtype=np.float32)
+        centroid = self.dense.vectors[lex_top[:PRF_DEPTH]].mean(axis=0)
+        norm = float(np.linalg.norm(centroid))
+        if norm == 0:
+            return np.zeros(len(docs), dtype=np.float32)
+        return self.dense.cosine(centroid / norm, docs)
 
     def _word_coverage(self, words: list[str], docs: np.ndarray) -> np.ndarray:
         """Share of the query's non-stop words present, as written, among the title's words."""
