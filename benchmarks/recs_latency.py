@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from shelf.evaluate.recs_run import parts_of
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.data import encode_sequences, read_sequences
 from shelf.recommend.popularity import Trending
@@ -37,7 +38,7 @@ def main() -> None:
     users, seqs = read_sequences(args.sequences)
     data = encode_sequences(users, seqs)
     model = build(args.model)
-    for part in [model, *getattr(model, "models", [])]:
+    for part in parts_of(model):
         if isinstance(part, SASRec):
             part.params.update(max_epochs=args.epochs, threads=args.threads)
     model.fit(data)

@@ -196,7 +196,10 @@ class Recommender:
 
     def _results(self, scores: np.ndarray, n: int) -> Results:
         idx, top = top_k(scores, n)
-        vocab = np.array(self.items_, dtype=object)
+        vocab = getattr(self, "_vocab_array", None)
+        if vocab is None or len(vocab) != len(self.items_):
+            vocab = np.array(self.items_, dtype=object)
+            self._vocab_array = vocab
         ids = vocab[idx]
         ids[~np.isfinite(top)] = ""
         if idx.shape[1] < n:

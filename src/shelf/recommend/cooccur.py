@@ -157,6 +157,14 @@ class ItemCooccurrence(Recommender):
             cols.append(hist)
             vals.append(weights)
         shape = (len(histories), self.n_items)
+        if len(histories) <= 4:  # request path: add the few rows directly (no sparse product)
+            out = np.zeros(shape, dtype=np.float32)
+            matrix = self.similar_
+            for b, hist in enumerate(histories):
+                for h, w in zip(hist, vals[b], strict=True):
+                    lo, hi = matrix.indptr[h], matrix.indptr[h + 1]
+                    out[b, matrix.indices[lo:hi]] += w * matrix.data[lo:hi]
+            return out
         if not rows or sum(len(r) for r in rows) == 0:
             return np.zeros(shape, dtype=np.float32)
         weights = sp.csr_matrix(

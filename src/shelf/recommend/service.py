@@ -128,6 +128,13 @@ class RecommendService:
             if event_type == "purchase":
                 live.bought.add(item_id)
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop the user's live events and purchases; the trained artifact keeps its history
+        until the next ``shelf train`` (which reads the store, where the user is deleted)."""
+        with self._lock:
+            self._live.pop(user_id, None)
+            self.bought.pop(user_id, None)
+
     def history(self, user_id: str) -> list[str]:
         """The user's known history: training history, then live events."""
         stored: list[str] = []

@@ -20,6 +20,7 @@ router = APIRouter(tags=["recommendations"])
 
 class RecItemOut(BaseModel):
     item_id: str
+    title: str | None = None
     score: float
     reason: str = Field(description="Why this item, in words a shopper can read.")
 
@@ -45,7 +46,15 @@ def _out(service: RecommendService, answer: RecList) -> RecListOut:
     return RecListOut(
         source=answer.source,
         model_version=service.version,
-        items=[RecItemOut(item_id=r.item_id, score=r.score, reason=r.reason) for r in answer.items],
+        items=[
+            RecItemOut(
+                item_id=r.item_id,
+                title=service.titles.get(r.item_id),
+                score=r.score,
+                reason=r.reason,
+            )
+            for r in answer.items
+        ],
     )
 
 
@@ -62,8 +71,9 @@ def user_recommendations(
 ) -> RecListOut:
     """Personal recommendations (already bought items excluded unless asked)."""
     service = service_of(request)
+    # The models know users by their pseudonym, as the store does.
     answer = service.for_you(
-        user_id,
+        request.app.state.engine.user_key(user_id),
         n,
         exclude=[e for e in exclude.split(",") if e],
         category=category,
