@@ -51,6 +51,7 @@ Rejects = Annotated[
     typer.Option("--rejects", help="Where --skip-invalid writes rejected rows (JSON Lines)."),
 ]
 DEMO_DATA = Path("../shared/data/amazon-scientific")
+DEMO_MAX_EPOCHS = 30
 
 
 @app.callback()
@@ -213,6 +214,8 @@ def serve(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None) -> Non
     settings = settings_from(ctx, host=host, port=port)
     engine = open_engine(settings)
     try:
+        console.print("building the search index and loading the recommenders…")
+        engine.start_services(show_progress=True)
         serve_engine(engine, settings)
     finally:
         engine.close()
@@ -253,10 +256,39 @@ def demo(
         )
     console.print(f"[green]demo catalog: {n_items:,} items, {n_events:,} events[/]")
     try:
+        from shelf import artifacts
+        from shelf.engine import RECS_ARTIFACT
+
+        if artifacts.promoted(settings.artifacts_dir, RECS_ARTIFACT) is None:
+            console.print("training the recommenders on the demo events (once)…")
+            train_from_store(engine, max_epochs=DEMO_MAX_EPOCHS)
+        console.print("building the search index (embeddings are cached after the first run)…")
+        engine.start_services(show_progress=True)
         if serve_it:
             serve_engine(engine, settings)
     finally:
         engine.close()
+
+
+def train_from_store(engine: Engine, *, max_epochs: int | None = None) -> None:
+    """Train and promote the recommendation bundle on the engine's stored events."""
+    from shelf.recommend.commands import _from_store
+    from shelf.recommend.training import train_bundle
+
+    data, texts, fingerprint = _from_store(engine.settings.store_url)
+    overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
+    version, promoted, metrics = train_bundle(
+        data,
+        engine.settings.artifacts_dir,
+        texts=texts,
+        overrides=overrides,
+        data_fingerprint=fingerprint,
+        log=lambda message: console.print(message),
+    )
+    console.print(
+        f"[green]trained {version.name}[/]: test NDCG@10 {metrics.get('ndcg@10', 0):.4f}, "
+        f"{'promoted' if promoted else 'not promoted'}"
+    )
 
 
 register_search(app, eval_app)

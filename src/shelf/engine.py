@@ -2,13 +2,17 @@
 
 The HTTP app, the web page and the CLI all go through an :class:`Engine`, so a write made over
 HTTP and one made from a file take the same path (validate, pseudonymise, store, then tell the
-live services).
+live services). :meth:`Engine.start_services` builds the search index from the store and loads
+the promoted recommendation artifact; both are optional, and the routes say so when absent.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from shelf.catalog import Event, Item
 from shelf.config import Settings
@@ -16,6 +20,14 @@ from shelf.errors import NotFoundError
 from shelf.ingest.importer import store_events
 from shelf.ingest.pseudonym import Pseudonymizer
 from shelf.store import Store, open_store
+
+if TYPE_CHECKING:
+    from shelf.recommend.service import RecommendService
+    from shelf.search.service import SearchService
+
+log = logging.getLogger("shelf.engine")
+RECS_ARTIFACT = "recs"
+PERSONAL_WEIGHT = 0.5
 
 
 class Engine:
@@ -26,10 +38,85 @@ class Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store: Store = store if store is not None else open_store(settings.store_url)
         self.pseudonymizer = Pseudonymizer.from_key_file(settings.key_path)
-        # Filled in by the search and recommendation stages when they are built or loaded.
-        self.search: Any = None
-        self.recs: Any = None
+        self.search: SearchService | None = None
+        self.recs: RecommendService | None = None
 
+    # -- services ---------------------------------------------------------------------------
+    def start_services(
+        self, *, search: bool = True, recs: bool = True, show_progress: bool = False
+    ) -> None:
+        """Build the search index over the stored catalog; load the promoted recommenders."""
+        if search:
+            self.search = self.build_search(show_progress=show_progress)
+        if recs:
+            self.recs = self.load_recs()
+
+    def build_search(self, *, show_progress: bool = False) -> SearchService | None:
+        """A search service over every stored item (embeddings come from the on-disk cache)."""
+        from shelf.search.rank import load_ranker
+        from shelf.search.service import SearchService
+
+        items = list(self.store.iter_items())
+        if not items:
+            return None
+        ranker_dir = self.settings.index_dir / "ranker"
+        ranker = load_ranker(ranker_dir) if ranker_dir.exists() else None
+        service = SearchService.build(
+            items,
+            cache_dir=self.settings.data_dir / "cache",
+            ranker=ranker,
+            show_progress=show_progress,
+        )
+        service.set_popularity({k: float(v) for k, v in self.store.item_event_counts().items()})
+        if self.recs is not None:
+            service.personalizer = self._personalize
+        return service
+
+    def load_recs(self) -> RecommendService | None:
+        """The promoted recommendation bundle, or None when nothing has been trained."""
+        from shelf import artifacts
+        from shelf.recommend.service import RecommendService
+
+        version = artifacts.promoted(self.settings.artifacts_dir, RECS_ARTIFACT)
+        if version is None:
+            return None
+        titles: dict[str, str] = {}
+        categories: dict[str, list[str]] = {}
+        for item in self.store.iter_items():
+            titles[item.item_id] = item.title
+            categories[item.item_id] = item.category
+        service = RecommendService.from_artifact(version, titles=titles, categories=categories)
+        log.info("serving recommendations from %s", version)
+        if self.search is not None:
+            self.search.personalizer = self._personalize
+        return service
+
+    def _personalize(self, user_id: str, item_ids: list[str], scores: Any) -> Any:
+        """Search's personalisation hook: nudge results toward the user's recent history.
+
+        Items that co-occur with the user's last few items get a bonus of up to
+        ``PERSONAL_WEIGHT`` standard deviations of the query's scores: enough to reorder
+        near-ties, never enough to bury a clearly better lexical match.
+        """
+        recs = self.recs
+        if recs is None:
+            return scores
+        history = [h for h in recs.history(self.user_key(user_id))[-5:]
+                   if h in recs.cooc.item_index_]  # fmt: skip
+        if not history:
+            return scores
+        link: dict[str, float] = {}
+        for row in recs.cooc.neighbours(history, 100):
+            for item, weight in row:
+                link[item] = max(link.get(item, 0.0), weight)
+        if not link:
+            return scores
+        top = max(link.values())
+        bonus = np.array([link.get(i, 0.0) / top for i in item_ids], dtype=np.float32)
+        spread = float(np.std(scores)) or 1.0
+        return np.asarray(scores, dtype=np.float32) + PERSONAL_WEIGHT * spread * bonus
+
+    # -- reads and writes -------------------------------------------------------------------
     def user_key(self, user_id: str) -> str:
         return self.pseudonymizer.pseudonym(user_id)
 
@@ -40,38 +127,57 @@ class Engine:
         return item
 
     def add_items(self, items: Sequence[Item]) -> int:
-        """Upsert items, then make them findable by the live services."""
+        """Upsert items, then make new ones findable by search at once."""
         stored = self.store.upsert_items(items)
-        if self.search is not None and hasattr(self.search, "add_items"):
-            self.search.add_items(items)
-        if self.recs is not None and hasattr(self.recs, "add_items"):
-            self.recs.add_items(items)
+        if self.search is not None:
+            indexed = {item.item_id for item in self.search.items}
+            fresh = list({i.item_id: i for i in items if i.item_id not in indexed}.values())
+            # Changed items keep their old index entry until the next start (a rebuild).
+            if fresh:
+                self.search.add_items(fresh)
         return stored
 
     def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Store events durably (all or none); return ``(stored, duplicates)``."""
+        """Store events durably (all or none), then feed them to the live recommender."""
         stored, duplicates = store_events(self.store, self.pseudonymizer, events)
-        if self.recs is not None and hasattr(self.recs, "observe"):
-            self.recs.observe([(self.user_key(e.user_id), e) for e in events])
+        if self.recs is not None:
+            for event in events:
+                if event.item_id is not None:
+                    self.recs.record_event(
+                        self.user_key(event.user_id), event.item_id, event.type.value
+                    )
         return stored, duplicates
 
     def delete_user(self, user_id: str) -> int:
         """Forget a user everywhere: stored events and live state. Returns events deleted."""
         key = self.user_key(user_id)
         deleted = self.store.delete_user(key)
-        if self.recs is not None and hasattr(self.recs, "forget_user"):
+        if self.recs is not None:
             self.recs.forget_user(key)
         return deleted
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "store": self.store.counts(),
-            "backend": self.store.url.split(":")[0],
+            "backend": self.store.url.split(":")[0].split("+")[0],
         }
-        if self.search is not None and hasattr(self.search, "stats"):
-            out["search"] = self.search.stats()
-        if self.recs is not None and hasattr(self.recs, "stats"):
-            out["recommendations"] = self.recs.stats()
+        if self.search is not None:
+            out["search"] = {
+                "items": len(self.search.items),
+                "ranker": type(self.search.ranker).__name__,
+                "encoder": self.search.config.encoder,
+            }
+        if self.recs is not None:
+            from shelf import artifacts
+
+            version = artifacts.promoted(self.settings.artifacts_dir, RECS_ARTIFACT)
+            meta = artifacts.read_meta(version) if version is not None else {}
+            out["recommendations"] = {
+                "version": self.recs.version,
+                "model": meta.get("model"),
+                "metrics": meta.get("metrics", {}),
+                "trained_on": meta.get("data", {}),
+            }
         return out
 
     def close(self) -> None:

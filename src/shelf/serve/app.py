@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
 from shelf.engine import Engine
-from shelf.serve import errors
+from shelf.serve import errors, routes_recs, routes_search
 from shelf.serve.observe import Metrics, ObserveRequests
 from shelf.serve.schemas import (
     ErrorEnvelope,
@@ -175,6 +175,9 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.state.metrics = Metrics()
     errors.install(app)
+    # Stage routers first: /items/{id}/similar must match before /items/{item_id:path}.
+    app.include_router(routes_search.router)
+    app.include_router(routes_recs.router)
     app.include_router(router)
     app.include_router(web_routes.router)
     app.mount("/static", web_routes.static, name="static")

@@ -58,6 +58,17 @@ const shelf = (() => {
   }
 
   // -- search ---------------------------------------------------------------------------
+  // A facet's name says which filter of GET /search it sets.
+  function addFilter(params, facet, value) {
+    if (facet === "understand" || facet === "brand" || facet === "available") params.set(facet, value);
+    else if (facet.startsWith("category")) params.set("category", value);
+    else if (facet === "price") {
+      const [low, high] = value.replace("+", "-").split("-");
+      if (low) params.set("price_min", low);
+      if (high) params.set("price_max", high);
+    } else params.append("attr", `${facet.replace(/^attr(ibute)?s?\./, "")}:${value}`);
+  }
+
   function searchPage() {
     initShopper();
     const filters = {};
@@ -67,7 +78,7 @@ const shelf = (() => {
     const run = async () => {
       const mine = ++seq;
       const params = new URLSearchParams({q: q.value, sort: $("#sort").value, page: "1"});
-      for (const [k, v] of Object.entries(filters)) params.set(k, v);
+      for (const [facet, value] of Object.entries(filters)) addFilter(params, facet, value);
       const uid = shopper();
       if (uid) params.set("user_id", uid);
       const path = "/search?" + params.toString();
