@@ -1,0 +1,117 @@
+"""The engine end to end in-process: events change the next answer, new items are findable at
+once, the personalisation hook, deleting a user, and /stats naming the serving models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from shelf.catalog import Event, Item
+from shelf.config import Settings
+from shelf.engine import Engine
+from shelf.serve import create_app
+
+FAMILIES = ["drill", "paint", "hammer", "lamp"]
+
+
+def _items() -> list[Item]:
+    return [
+        Item(item_id=f"{f}-{k}", title=f"{f.title()} model {k}", category=["Shop", f.title()])
+        for f in FAMILIES
+        for k in range(6)
+    ]
+
+
+def _events() -> list[Event]:
+    events = []
+    t = 1_700_000_000
+    for u in range(60):
+        family = FAMILIES[u % len(FAMILIES)]
+        for step in range(5):
+            t += 1
+            events.append(
+                Event(
+                    user_id=f"user-{u}",
+                    item_id=f"{family}-{(u + step) % 6}",
+                    type="view",
+                    timestamp=t,
+                )
+            )
+    return events
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    from shelf.cli import train_from_store
+
+    data_dir: Path = tmp_path_factory.mktemp("engine")
+    engine = Engine(Settings(data_dir=data_dir))
+    engine.add_items(_items())
+    engine.add_events(_events())
+    train_from_store(engine, max_epochs=2)
+    engine.start_services()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def client(engine: Engine) -> TestClient:
+    return TestClient(create_app(engine))
+
+
+def test_an_event_changes_the_next_recommendation(client: TestClient) -> None:
+    before = client.get("/users/newcomer/recommendations", params={"n": 5}).json()
+    assert before["source"] in {"trending", "popular"}
+    event = {"user_id": "newcomer", "item_id": "lamp-2", "type": "view", "timestamp": 1.8e9}
+    assert client.post("/events", json={"events": [event]}).json()["stored"] == 1
+    after = client.get("/users/newcomer/recommendations", params={"n": 5}).json()
+    assert after["source"] == "session"
+    ids = [i["item_id"] for i in after["items"]]
+    assert ids != [i["item_id"] for i in before["items"]]
+    assert "lamp-2" not in ids  # what the user just saw is not recommended back
+    assert sum(i.startswith("lamp-") for i in ids) >= 3, ids
+    assert all(i["reason"] and i["title"] for i in after["items"])
+
+
+def test_a_new_item_is_searchable_at_once(client: TestClient) -> None:
+    before = client.get("/search", params={"q": "telescope"}).json()["items"]
+    assert "scope-1" not in {hit["item_id"] for hit in before}
+    new = {"item_id": "scope-1", "title": "Refracting telescope", "category": ["Shop", "Optics"]}
+    assert client.post("/items", json={"items": [new]}).json()["upserted"] == 1
+    hits = client.get("/search", params={"q": "telescope"}).json()["items"]
+    assert hits[0]["item_id"] == "scope-1"
+
+
+def test_personalisation_hook_is_a_no_op_without_history(engine: Engine) -> None:
+    scores = np.array([3.0, 2.0, 1.0], dtype=np.float32)
+    same = engine._personalize("nobody-at-all", ["drill-0", "paint-0", "lamp-0"], scores)
+    assert np.array_equal(same, scores)
+
+
+def test_personalisation_hook_lifts_items_linked_to_the_history(engine: Engine) -> None:
+    ids = ["drill-0", "paint-0", "lamp-0"]
+    scores = np.array([1.0, 1.0, 1.0], dtype=np.float32) + np.array([0.0, 0.01, 0.02])
+    # user-3 viewed lamps (user u views family u % 4).
+    lifted = engine._personalize("user-3", ids, scores)
+    assert int(np.argmax(lifted)) == 2
+    assert lifted[2] > scores[2]
+    assert lifted[0] == pytest.approx(scores[0])
+
+
+def test_deleting_a_user_forgets_live_state(client: TestClient, engine: Engine) -> None:
+    event = {"user_id": "leaver", "item_id": "paint-1", "type": "view", "timestamp": 1.8e9}
+    client.post("/events", json={"events": [event]})
+    assert client.get("/users/leaver/recommendations").json()["source"] == "session"
+    assert client.delete("/users/leaver").json()["events_deleted"] == 1
+    assert client.get("/users/leaver/recommendations").json()["source"] in {"trending", "popular"}
+    assert engine.store.user_events(engine.user_key("leaver")) == []
+
+
+def test_stats_name_the_serving_models(client: TestClient) -> None:
+    stats = client.get("/stats").json()["stats"]
+    assert stats["search"]["items"] >= 24
+    recs = stats["recommendations"]
+    assert recs["version"] and recs["model"] == "sasrec+cooc"
+    assert 0.0 <= recs["metrics"]["ndcg@10"] <= 1.0
