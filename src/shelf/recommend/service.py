@@ -250,17 +250,22 @@ class RecommendService:
         An item without training interactions (new) is explained by the text/embedding
         neighbour in the history: "new, similar to X".
         """
-        recent = [h for h in history[-50:] if h in self.personal.item_index_]
+        recent = [h for h in history[-20:] if h in self.personal.item_index_]
         if not items or not recent:
             return ["recommended for you"] * len(items)
         rows = self.personal.encode_items(recent)
         cols = self.personal.encode_items(items)
         n_cooc = self.cooc.similar_.shape[0]
         links = np.zeros((len(rows), len(cols)), dtype=np.float64)
-        ok_rows, ok_cols = rows < n_cooc, cols < n_cooc
-        if ok_rows.any() and ok_cols.any():
-            sub = self.cooc.similar_[rows[ok_rows]][:, cols[ok_cols]].toarray()
-            links[np.ix_(ok_rows, ok_cols)] = sub
+        matrix = self.cooc.similar_
+        position = {int(c): k for k, c in enumerate(cols)}
+        for a, r in enumerate(rows):
+            if r >= n_cooc:
+                continue
+            lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+            neighbours = matrix.indices[lo:hi]
+            for h in np.flatnonzero(np.isin(neighbours, cols)):
+                links[a, position[int(neighbours[h])]] = matrix.data[lo + h]
         vectors = self.personal.item_vectors()
         reasons = []
         for k, index in enumerate(cols):
