@@ -146,3 +146,32 @@ def test_popularity_known_answer(cycle_data: SequenceData) -> None:
 def test_not_fitted(name: str) -> None:
     with pytest.raises(NotFittedError):
         make(name).recommend(["u"], 3)
+
+
+def test_new_items_recommendable_without_retraining() -> None:
+    """A text-aware blend takes a new item from its text alone; the service explains it."""
+    from shelf.recommend.cooccur import ItemCooccurrence
+    from shelf.recommend.data import encode_sequences
+    from shelf.recommend.popularity import Trending
+    from shelf.recommend.service import RecommendService
+
+    from .conftest import cycle_sequences
+
+    users, seqs = cycle_sequences()
+    data = encode_sequences(users, seqs)
+    model = build(
+        "blend",
+        parts=[["sasrec", {**FAST_SASREC, "use_text": True, "id_dropout": 0.3}], ["textknn", {}]],
+        weights=[1.0, 1.0],
+    )
+    for part in model.build_parts():  # type: ignore[attr-defined]
+        part.set_item_text(group_text(data.items))  # type: ignore[attr-defined]
+    model.fit(data)
+    service = RecommendService(model, ItemCooccurrence().fit(data), Trending().fit(data))
+    new_text = group_text(["g2new"])
+    service.add_items(["g2new"], new_text, titles={"g2new": "New thing"})
+    answer = service.for_you("u2-0-0", 2)
+    ids = [r.item_id for r in answer.items]
+    assert "g2new" in ids
+    reason = answer.items[ids.index("g2new")].reason
+    assert reason.startswith("new, similar to")

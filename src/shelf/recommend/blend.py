@@ -99,6 +99,19 @@ class Blend(Recommender):
                 total += w * standardise(np.asarray(model.score(users, histories), np.float32))
         return total
 
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
+        """Register new catalog items in every part (each part must support it)."""
+        self._check_fitted()
+        for model in self.models:
+            adder = getattr(model, "add_items", None)
+            if adder is None:
+                raise ValueError(f"blend part {model.name!r} cannot add items without retraining")
+            adder(item_ids, text)
+        first = self.models[0]
+        self.items_ = list(first.items_)
+        self.item_index_ = dict(first.item_index_)
+        self.item_counts_ = first.item_counts_.copy()
+
     def item_vectors(self) -> np.ndarray | None:
         return self.models[0].item_vectors()
 

@@ -197,6 +197,19 @@ class ItemCooccurrence(Recommender):
         scores[scores <= 0] = -np.inf
         return self._results(scores, n)
 
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
+        """Register new catalog items (no co-occurrence yet: they score 0 until retrained)."""
+        del text
+        self._check_fitted()
+        new = [i for i in dict.fromkeys(item_ids) if i not in self.item_index_]
+        for item in new:
+            self.item_index_[item] = len(self.items_)
+            self.items_.append(item)
+        n = len(self.items_)
+        self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
+        self.similar_.resize((n, n))
+        self.together_.resize((n, n))
+
     def _arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for name, m in (("similar", self.similar_), ("together", self.together_)):

@@ -385,9 +385,9 @@ class SASRec(Recommender):
         self.net_.eval()
         self._cache_table()
 
-    def add_items(self, item_ids: Sequence[str], text: np.ndarray) -> None:
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items (text-aware variant): scored from their text, no retrain."""
-        if not self.params["use_text"] or self.item_text is None:
+        if not self.params["use_text"] or self.item_text is None or text is None:
             raise ValueError("only the text-aware SASRec can add items without retraining")
         new = [i for i in item_ids if i not in self.item_index_]
         if not new:

@@ -128,12 +128,42 @@ class RecommendService:
             if event_type == "purchase":
                 live.bought.add(item_id)
 
+    def carry_live_state(self, previous: RecommendService) -> None:
+        """Take over the live events of the service this one replaces (hot swap), so events
+        that arrived after training keep shaping the answers."""
+        with previous._lock:
+            live = {k: _Live(list(v.history), set(v.bought)) for k, v in previous._live.items()}
+        with self._lock:
+            self._live.update(live)
+
     def forget_user(self, user_id: str) -> None:
         """Drop the user's live events and purchases; the trained artifact keeps its history
         until the next ``shelf train`` (which reads the store, where the user is deleted)."""
         with self._lock:
             self._live.pop(user_id, None)
             self.bought.pop(user_id, None)
+
+    def add_items(
+        self,
+        item_ids: Sequence[str],
+        text: np.ndarray,
+        *,
+        titles: Mapping[str, str] | None = None,
+        categories: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """New catalog items, recommendable at once from their text embeddings (one row each,
+        from the same encoder as training); needs a text-aware personal model."""
+        adder = getattr(self.personal, "add_items", None)
+        if adder is None:
+            raise ValueError(
+                f"the {self.personal.name!r} model cannot add items without retraining"
+            )
+        with self._lock:
+            adder(item_ids, text)
+            if self.cooc is not self.personal:
+                self.cooc.add_items(item_ids)
+            self.titles.update(titles or {})
+            self.categories.update({k: list(v) for k, v in (categories or {}).items()})
 
     def history(self, user_id: str) -> list[str]:
         """The user's known history: training history, then live events."""

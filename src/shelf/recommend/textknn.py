@@ -46,6 +46,20 @@ class TextKNN(Recommender):
                 query[b] = w @ self.item_text[tail]
         return query @ self.item_text.T
 
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
+        """Register new catalog items from their text embeddings (no retraining)."""
+        self._check_fitted()
+        if text is None or self.item_text is None:
+            raise ValueError("TextKNN.add_items needs the new items' text embeddings")
+        ids = list(item_ids)
+        new = [i for i in dict.fromkeys(ids) if i not in self.item_index_]
+        rows = np.asarray(text, dtype=np.float32)[[ids.index(i) for i in new]]
+        for item in new:
+            self.item_index_[item] = len(self.items_)
+            self.items_.append(item)
+        self.item_text = np.vstack([self.item_text, rows])
+        self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
+
     def item_vectors(self) -> np.ndarray | None:
         return self.item_text
 
