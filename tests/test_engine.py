@@ -115,3 +115,27 @@ def test_stats_name_the_serving_models(client: TestClient) -> None:
     recs = stats["recommendations"]
     assert recs["version"] and recs["model"] == "sasrec+cooc"
     assert 0.0 <= recs["metrics"]["ndcg@10"] <= 1.0
+    metrics = client.get("/metrics").text
+    assert (
+        f'shelf_model_info{{service="recommendations",version="{recs["version"]}"}} 1.0' in metrics
+    )
+
+
+def test_hot_swap_to_a_newly_promoted_model_keeps_live_events(
+    client: TestClient, engine: Engine
+) -> None:
+    from shelf.cli import train_from_store
+
+    old = engine.recs
+    assert old is not None
+    assert engine.reload_recs() is False  # nothing new promoted yet
+    train_from_store(engine, max_epochs=1, force=True)
+    # An event that arrives after training, before the swap: only the live state has it.
+    event = {"user_id": "late-user", "item_id": "drill-3", "type": "view", "timestamp": 1.9e9}
+    client.post("/events", json={"events": [event]})
+    assert engine.reload_recs() is True
+    assert engine.recs is not old and engine.recs is not None
+    assert engine.recs.version != old.version
+    answer = client.get("/users/late-user/recommendations").json()
+    assert answer["source"] == "session"  # the live event survived the swap
+    assert answer["model_version"] == engine.recs.version

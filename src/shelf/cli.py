@@ -270,7 +270,7 @@ def demo(
         engine.close()
 
 
-def train_from_store(engine: Engine, *, max_epochs: int | None = None) -> None:
+def train_from_store(engine: Engine, *, max_epochs: int | None = None, force: bool = False) -> None:
     """Train and promote the recommendation bundle on the engine's stored events."""
     from shelf.recommend.commands import _from_store
     from shelf.recommend.training import train_bundle
@@ -283,6 +283,7 @@ def train_from_store(engine: Engine, *, max_epochs: int | None = None) -> None:
         texts=texts,
         overrides=overrides,
         data_fingerprint=fingerprint,
+        force=force,
         log=lambda message: console.print(message),
     )
     console.print(

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     port: int = Field(
         default=8000, ge=1, le=65535, description="Port of `shelf serve` (SHELF_PORT, --port)."
     )
+    reload_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often `shelf serve` looks for a newly promoted model to swap to "
+        "(0: never).",
+    )
     import_batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Rows per batch when importing files."
     )

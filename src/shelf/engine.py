@@ -72,6 +72,29 @@ class Engine:
             service.personalizer = self._personalize
         return service
 
+    def reload_recs(self) -> bool:
+        """Swap to a newly promoted recommendation artifact, if there is one.
+
+        The new service is loaded beside the old one and takes over its live events; the swap
+        is one reference assignment, so a request sees the old or the new service, never half
+        of each, and none fails. ``shelf train`` promotes only a version at least as good as
+        the current one, so the server never swaps to a worse model. Returns whether it swapped.
+        """
+        from shelf import artifacts
+
+        version = artifacts.promoted(self.settings.artifacts_dir, RECS_ARTIFACT)
+        current = self.recs
+        if version is None or (current is not None and current.version == version.name):
+            return False
+        fresh = self.load_recs()
+        if fresh is None:
+            return False
+        if current is not None:
+            fresh.carry_live_state(current)
+        self.recs = fresh
+        log.info("swapped recommendations to %s", fresh.version)
+        return True
+
     def load_recs(self) -> RecommendService | None:
         """The promoted recommendation bundle, or None when nothing has been trained."""
         from shelf import artifacts

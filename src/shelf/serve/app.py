@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
@@ -28,6 +31,7 @@ from shelf.serve.schemas import (
 )
 from shelf.web import routes as web_routes
 
+log = logging.getLogger("shelf.serve")
 router = APIRouter()
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope} for code in (400, 404, 413, 422, 500)
@@ -158,13 +162,39 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+def _publish_versions(app: FastAPI) -> None:
+    engine: Engine = app.state.engine
+    gauge = app.state.metrics.model_version
+    gauge.clear()
+    if engine.recs is not None and engine.recs.version:
+        gauge.labels("recommendations", engine.recs.version).set(1)
+    if engine.search is not None:
+        gauge.labels("search", type(engine.search.ranker).__name__).set(1)
+
+
+async def _watch_models(app: FastAPI, every: float) -> None:
+    """Background retraining's other half: swap to newly promoted models while serving."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await run_in_threadpool(app.state.engine.reload_recs):
+                _publish_versions(app)
+        except Exception:  # a bad artifact must not stop the service; it keeps the old one
+            log.exception("could not load the newly promoted model; keeping the current one")
+
+
 def create_app(engine: Engine) -> FastAPI:
     """The service over ``engine``. The caller owns the engine (and closes it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine
+        watcher = None
+        if engine.settings.reload_seconds > 0:
+            watcher = asyncio.create_task(_watch_models(app, engine.settings.reload_seconds))
         yield
+        if watcher is not None:
+            watcher.cancel()
 
     app = FastAPI(
         title="shelf",
@@ -174,6 +204,7 @@ def create_app(engine: Engine) -> FastAPI:
     )
     app.state.engine = engine
     app.state.metrics = Metrics()
+    _publish_versions(app)
     errors.install(app)
     # Stage routers first: /items/{id}/similar must match before /items/{item_id:path}.
     app.include_router(routes_search.router)
