@@ -91,10 +91,12 @@ class BM25Field:
         self._reweight()
 
     def _reweight(self) -> None:
+        # Postings stay sorted by term (then doc) between calls, so after an append the stable
+        # sort (timsort) only merges the new tail: linear, not n log n.
         order = np.argsort(self._p_term, kind="stable")
-        term_of_posting = self._p_term[order]
-        doc_ids = self._p_doc[order]
-        tfs = self._p_tf[order]
+        term_of_posting = self._p_term = self._p_term[order]
+        doc_ids = self._p_doc = self._p_doc[order]
+        tfs = self._p_tf = self._p_tf[order]
         sizes = np.bincount(term_of_posting, minlength=len(self.vocab_)).astype(np.int64)
         self._indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.df_ = sizes
