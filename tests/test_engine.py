@@ -139,3 +139,25 @@ def test_hot_swap_to_a_newly_promoted_model_keeps_live_events(
     answer = client.get("/users/late-user/recommendations").json()
     assert answer["source"] == "session"  # the live event survived the swap
     assert answer["model_version"] == engine.recs.version
+
+
+def test_a_new_item_is_recommendable_at_once_with_the_text_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from shelf.cli import train_from_store
+
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("text-engine")))
+    engine.add_items(_items())
+    engine.add_events(_events())
+    train_from_store(engine, model="sasrec-text+cooc+textknn", max_epochs=2)
+    engine.start_services()
+    client = TestClient(create_app(engine))
+    assert client.get("/items/drill-new/similar").status_code == 404
+    new = {"item_id": "drill-new", "title": "Drill model 9", "category": ["Shop", "Drill"]}
+    client.post("/items", json={"items": [new]})
+    similar = client.get("/items/drill-new/similar", params={"n": 5}).json()["items"]
+    assert similar and sum(s["item_id"].startswith("drill-") for s in similar) >= 3, similar
+    event = {"user_id": "fan", "item_id": "drill-1", "type": "view", "timestamp": 1.8e9}
+    client.post("/events", json={"events": [event]})
+    mine = client.get("/users/fan/recommendations", params={"n": 24}).json()["items"]
+    assert "drill-new" in {i["item_id"] for i in mine}

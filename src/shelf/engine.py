@@ -24,6 +24,7 @@ from shelf.store import Store, open_store
 if TYPE_CHECKING:
     from shelf.recommend.service import RecommendService
     from shelf.search.service import SearchService
+    from shelf.text.encoder import Encoder
 
 log = logging.getLogger("shelf.engine")
 RECS_ARTIFACT = "recs"
@@ -40,6 +41,7 @@ class Engine:
         self.pseudonymizer = Pseudonymizer.from_key_file(settings.key_path)
         self.search: SearchService | None = None
         self.recs: RecommendService | None = None
+        self._text_encoder: Encoder | None = None
 
     # -- services ---------------------------------------------------------------------------
     def start_services(
@@ -152,6 +154,7 @@ class Engine:
     def add_items(self, items: Sequence[Item]) -> int:
         """Upsert items, then make new ones findable by search at once."""
         stored = self.store.upsert_items(items)
+        self._recommend_new_items(items)
         if self.search is not None:
             indexed = {item.item_id for item in self.search.items}
             fresh = list({i.item_id: i for i in items if i.item_id not in indexed}.values())
@@ -159,6 +162,28 @@ class Engine:
             if fresh:
                 self.search.add_items(fresh)
         return stored
+
+    def _recommend_new_items(self, items: Sequence[Item]) -> None:
+        """Give items the text-aware recommender has never seen a vector from their text, so
+        they are recommendable at once (cold start); id-only models learn them at retraining."""
+        recs = self.recs
+        if recs is None or getattr(recs.personal, "add_items", None) is None:
+            return
+        fresh = {i.item_id: i for i in items if i.item_id not in recs.personal.item_index_}
+        if not fresh:
+            return
+        from shelf.recommend.data import item_text
+        from shelf.text.encoder import load_encoder
+
+        if self._text_encoder is None:
+            self._text_encoder = load_encoder("minilm", cache_dir=self.settings.data_dir / "cache")
+        vectors = self._text_encoder.encode([item_text(i.model_dump()) for i in fresh.values()])
+        recs.add_items(
+            list(fresh),
+            vectors,
+            titles={k: i.title for k, i in fresh.items()},
+            categories={k: i.category for k, i in fresh.items()},
+        )
 
     def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         """Store events durably (all or none), then feed them to the live recommender."""
