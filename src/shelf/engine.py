@@ -167,7 +167,7 @@ class Engine:
         """Give items the text-aware recommender has never seen a vector from their text, so
         they are recommendable at once (cold start); id-only models learn them at retraining."""
         recs = self.recs
-        if recs is None or getattr(recs.personal, "add_items", None) is None:
+        if recs is None or not getattr(recs.personal, "can_add_items", False):
             return
         fresh = {i.item_id: i for i in items if i.item_id not in recs.personal.item_index_}
         if not fresh:

@@ -8,6 +8,7 @@ Every error shelf raises on purpose derives from :class:`ShelfError` and carries
     ├── ImportRejected              a file had invalid rows; nothing was stored
     ├── NotFoundError               an item, user or model does not exist
     ├── StoreError                  the durable store failed or is unreachable
+    ├── ServiceUnavailable          search or recommendations are not built or trained yet
     ├── NotFittedError              a model was used before ``fit``
     └── ArtifactError               a model artifact is missing, corrupt or incompatible
 """
@@ -116,6 +117,12 @@ class NotFoundError(ShelfError):
 
 class StoreError(ShelfError):
     """The durable store failed or is unreachable."""
+
+    status_code = 503
+
+
+class ServiceUnavailable(ShelfError):
+    """A service the request needs is not built or trained yet."""
 
     status_code = 503
 

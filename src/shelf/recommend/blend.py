@@ -99,6 +99,11 @@ class Blend(Recommender):
                 total += w * standardise(np.asarray(model.score(users, histories), np.float32))
         return total
 
+    @property
+    def can_add_items(self) -> bool:
+        """Whether every part can register new items without retraining."""
+        return all(getattr(m, "can_add_items", False) for m in self.models)
+
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items in every part (each part must support it)."""
         self._check_fitted()

@@ -197,6 +197,8 @@ class ItemCooccurrence(Recommender):
         scores[scores <= 0] = -np.inf
         return self._results(scores, n)
 
+    can_add_items = True
+
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items (no co-occurrence yet: they score 0 until retrained)."""
         del text

@@ -385,6 +385,11 @@ class SASRec(Recommender):
         self.net_.eval()
         self._cache_table()
 
+    @property
+    def can_add_items(self) -> bool:
+        """Whether new items can be registered from their text (the text-aware variant)."""
+        return bool(self.params["use_text"]) and self.item_text is not None
+
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items (text-aware variant): scored from their text, no retrain."""
         if not self.params["use_text"] or self.item_text is None or text is None:

@@ -46,6 +46,8 @@ class TextKNN(Recommender):
                 query[b] = w @ self.item_text[tail]
         return query @ self.item_text.T
 
+    can_add_items = True
+
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items from their text embeddings (no retraining)."""
         self._check_fitted()

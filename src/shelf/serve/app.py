@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,7 +18,7 @@ from shelf.engine import Engine
 from shelf.serve import errors, routes_recs, routes_search
 from shelf.serve.observe import Metrics, ObserveRequests
 from shelf.serve.schemas import (
-    ErrorEnvelope,
+    ERROR_RESPONSES,
     EventsAck,
     EventsIn,
     Health,
@@ -33,9 +33,6 @@ from shelf.web import routes as web_routes
 
 log = logging.getLogger("shelf.serve")
 router = APIRouter()
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 404, 413, 422, 500)
-}
 
 
 def engine_of(request: Request) -> Engine:

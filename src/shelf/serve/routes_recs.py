@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from shelf.errors import ConfigError
+from shelf.errors import ServiceUnavailable
 from shelf.recommend.service import RecList, RecommendService
+from shelf.serve.schemas import ERROR_RESPONSES
 
 router = APIRouter(tags=["recommendations"])
 
@@ -38,7 +39,9 @@ def service_of(request: Request) -> RecommendService:
     engine = getattr(request.app.state, "engine", None)
     service = getattr(engine, "recs", None)
     if service is None:
-        raise ConfigError("recommendations are not available: no trained model (run shelf train)")
+        raise ServiceUnavailable(
+            "recommendations are not available: no trained model (run shelf train)"
+        )
     return service
 
 
@@ -58,7 +61,9 @@ def _out(service: RecommendService, answer: RecList) -> RecListOut:
     )
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecListOut)
+@router.get(
+    "/users/{user_id}/recommendations", response_model=RecListOut, responses=ERROR_RESPONSES
+)
 def user_recommendations(
     request: Request,
     user_id: Annotated[str, Path(max_length=256)],
@@ -82,7 +87,7 @@ def user_recommendations(
     return _out(service, answer)
 
 
-@router.get("/items/{item_id}/similar", response_model=RecListOut)
+@router.get("/items/{item_id}/similar", response_model=RecListOut, responses=ERROR_RESPONSES)
 def similar_items(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
@@ -93,7 +98,9 @@ def similar_items(
     return _out(service, service.similar(item_id, n))
 
 
-@router.get("/items/{item_id}/bought-together", response_model=RecListOut)
+@router.get(
+    "/items/{item_id}/bought-together", response_model=RecListOut, responses=ERROR_RESPONSES
+)
 def bought_together(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
@@ -104,7 +111,7 @@ def bought_together(
     return _out(service, service.bought_together(item_id, n))
 
 
-@router.get("/trending", response_model=RecListOut)
+@router.get("/trending", response_model=RecListOut, responses=ERROR_RESPONSES)
 def trending(
     request: Request,
     n: Annotated[int, Query(ge=1, le=100)] = 10,

@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError as PydanticValidationError
 
-from shelf.errors import ConfigError, ValidationError
+from shelf.errors import ServiceUnavailable, ValidationError
 from shelf.search.filters import SearchFilters, SortOrder
 from shelf.search.service import MAX_PAGE_SIZE, SearchResponse, SearchService
+from shelf.serve.schemas import ERROR_RESPONSES
 
 router = APIRouter()
 
@@ -22,7 +23,7 @@ def _service(request: Request) -> SearchService:
     engine = getattr(request.app.state, "engine", None)
     service = getattr(engine, "search", None)
     if service is None:
-        raise ConfigError("search is not available: the engine has no search index")
+        raise ServiceUnavailable("search is not available: the engine has no search index")
     return service
 
 
@@ -36,7 +37,7 @@ def _attributes(values: list[str]) -> dict[str, list[str]]:
     return out
 
 
-@router.get("/search", response_model=SearchResponse, tags=["search"])
+@router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 def search(
     request: Request,
     q: Annotated[str, Query(max_length=512, description="The query; empty to browse.")] = "",
@@ -66,7 +67,7 @@ def search(
             brands=brand or [],
             price_min=price_min,
             price_max=price_max,
-            attributes=_attributes(attr or []),
+            attributes=_attributes([a for a in attr or [] if a.strip()]),
             available=available,
         )
     except PydanticValidationError as exc:

@@ -75,3 +75,9 @@ class ErrorBody(BaseModel):
 class ErrorEnvelope(BaseModel):
     ok: bool = False
     error: ErrorBody
+
+
+# The error statuses every route may answer, all with the envelope.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope} for code in (400, 404, 413, 422, 500, 503)
+}
