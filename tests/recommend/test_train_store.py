@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from shelf.catalog import Item
+from shelf.ingest.pseudonym import Pseudonymizer
 from shelf.recommend.commands import register
 from shelf.store.base import StoredEvent
 from shelf.store.sql import open_store
@@ -24,10 +25,12 @@ def test_train_from_store_and_recommend(tmp_path: Path, monkeypatch: pytest.Monk
     store.upsert_items(
         [Item(item_id=i, title=f"Item {i}", category=["Shop", f"Group {i[1]}"]) for i in items]
     )
+    # The store holds pseudonyms, as every import path writes them; `recommend` takes raw ids.
+    pseudonym = Pseudonymizer.from_key_file(tmp_path / "pseudonym.key").pseudonym
     events = [
         StoredEvent(
             dedup_key=f"{u}-{t}",
-            user_key=u,
+            user_key=pseudonym(u),
             item_id=item,
             type="purchase" if t == 0 else "view",
             timestamp_ms=1_700_000_000_000 + 60_000 * t,

@@ -9,12 +9,20 @@ from typing import Any
 
 import typer
 
+from shelf.config import Settings, load_settings
+
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to the main app and its `eval` group."""
     eval_app.command("recs")(eval_recs)
     app.command("train")(train)
     app.command("recommend")(recommend)
+
+
+def _settings(ctx: typer.Context, data_dir: Path | None) -> Settings:
+    """The settings of this invocation: shelf's global flags, then this command's --data-dir."""
+    root = ctx.find_root().obj or {}
+    return load_settings(**{**root, "data_dir": data_dir or root.get("data_dir")})
 
 
 def _say(message: str) -> None:
@@ -64,6 +72,7 @@ def eval_recs(
 
 
 def train(
+    ctx: typer.Context,
     sequences: Path | None = typer.Option(None, help="Train from a sequences.txt file."),
     items: Path | None = typer.Option(None, help="items.jsonl with item text (text models)."),
     model: str = typer.Option("sasrec+cooc", help="Personal model or preset."),
@@ -72,11 +81,10 @@ def train(
     data_dir: Path | None = typer.Option(None, help="Data directory (settings.data_dir)."),
 ) -> None:
     """Train the recommendation bundle on the store's events (or a file) and promote it."""
-    from shelf.config import load_settings
     from shelf.recommend.data import file_fingerprint, read_item_texts, read_sequences
     from shelf.recommend.training import train_bundle
 
-    settings = load_settings(data_dir=data_dir)
+    settings = _settings(ctx, data_dir)
     overrides: dict[str, Any] = {} if max_epochs is None else {"max_epochs": max_epochs}
     texts = read_item_texts(items) if items is not None else {}
     if sequences is not None:
@@ -131,7 +139,10 @@ def _from_store(url: str) -> tuple[Any, dict[str, str], str]:
 
 
 def recommend(
-    user: str = typer.Argument(..., help="User id (pseudonymised key in the store)."),
+    ctx: typer.Context,
+    user: str = typer.Argument(
+        ..., help="The shopper's raw user id (pseudonymised here)."
+    ),
     n: int = typer.Option(10, help="How many items."),
     exclude: str = typer.Option("", help="Comma-separated item ids to leave out."),
     category: str | None = typer.Option(None, help="Only items of this category."),
@@ -139,18 +150,19 @@ def recommend(
 ) -> None:
     """Print recommendations for USER from the promoted artifact, with source and reasons."""
     from shelf import artifacts
-    from shelf.config import load_settings
     from shelf.errors import ArtifactError
+    from shelf.ingest.pseudonym import Pseudonymizer
     from shelf.recommend.service import RecommendService
     from shelf.recommend.training import ARTIFACT_NAME
 
-    settings = load_settings(data_dir=data_dir)
+    settings = _settings(ctx, data_dir)
     version = artifacts.promoted(settings.artifacts_dir, ARTIFACT_NAME)
     if version is None:
         raise ArtifactError(f"no promoted {ARTIFACT_NAME!r} artifact: run `shelf train` first")
     service = RecommendService.from_artifact(version)
+    user_key = Pseudonymizer.from_key_file(settings.key_path).pseudonym(user)
     answer = service.for_you(
-        user, n, exclude=[e for e in exclude.split(",") if e], category=category
+        user_key, n, exclude=[e for e in exclude.split(",") if e], category=category
     )
     typer.echo(f"source: {answer.source}")
     for rank, rec in enumerate(answer.items, start=1):
