@@ -185,7 +185,7 @@ def test_read_products(tmp_path: Path) -> None:
         ('{"product_id": 5}', "row 2, field 'title': is required"),
         ('{"product_id": 5, "title": ""}', "row 2, field 'title': String should have at least"),
         ('{"product_id": 5, ', "row 2: is not valid JSON"),
-        ("[1, 2]", "row 2, field 'product_id': is required"),
+        ("[1, 2]", "row 2: is not a JSON object"),
     ],
 )
 def test_read_products_errors_name_the_row(tmp_path: Path, line: str, message: str) -> None:

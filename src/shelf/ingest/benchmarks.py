@@ -10,16 +10,17 @@ tree branches.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from shelf.catalog import AttributeValue, Event, EventType, Item, parse_item
 from shelf.errors import ValidationError
 from shelf.ingest.importer import store_events
 from shelf.ingest.pseudonym import Pseudonymizer
+from shelf.ingest.readers import read_records
 from shelf.recommend.data import read_sequences
 from shelf.store.base import Store
 
@@ -72,23 +73,22 @@ def segment_categories(category_texts: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row, object)`` of a JSON Lines file; the first unreadable row raises, located."""
+    for row, record in read_records(path, "jsonl"):
+        if isinstance(record, ValidationError):
+            raise record
+        yield row, record
+
+
 def read_text_items(path: Path) -> list[Item]:
     """Items from a UniSRec ``items.jsonl`` (``item_id``, ``text``, optional ``asin``)."""
     raw: list[tuple[int, dict[str, object]]] = []
-    with path.open(encoding="utf-8") as handle:
-        for row, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(
-                    f"is not valid JSON ({exc.msg})", row=row, source=str(path)
-                ) from None
-            if "item_id" not in record or "text" not in record:
-                missing = "item_id" if "item_id" not in record else "text"
-                raise ValidationError("is required", field=missing, row=row, source=str(path))
-            raw.append((row, record))
+    for row, record in _json_lines(path):
+        if "item_id" not in record or "text" not in record:
+            missing = "item_id" if "item_id" not in record else "text"
+            raise ValidationError("is required", field=missing, row=row, source=str(path))
+        raw.append((row, record))
     split = {str(r["item_id"]): split_item_text(str(r["text"])) for _, r in raw}
     categories = segment_categories(category for _, category, _ in split.values())
     items = []
@@ -117,24 +117,15 @@ def read_text_items(path: Path) -> list[Item]:
 def read_products(path: Path) -> list[Item]:
     """Items from a ``products.jsonl`` of ``product_id`` and ``title`` (Home Depot format)."""
     items = []
-    with path.open(encoding="utf-8") as handle:
-        for row, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(
-                    f"is not valid JSON ({exc.msg})", row=row, source=str(path)
-                ) from None
-            for required in ("product_id", "title"):
-                if not isinstance(record, dict) or required not in record:
-                    raise ValidationError("is required", field=required, row=row, source=str(path))
-            try:
-                item = parse_item({"item_id": record["product_id"], "title": record["title"]})
-            except ValidationError as exc:
-                raise exc.at(row=row, source=str(path)) from None
-            items.append(item)
+    for row, record in _json_lines(path):
+        for required in ("product_id", "title"):
+            if required not in record:
+                raise ValidationError("is required", field=required, row=row, source=str(path))
+        try:
+            item = parse_item({"item_id": record["product_id"], "title": record["title"]})
+        except ValidationError as exc:
+            raise exc.at(row=row, source=str(path)) from None
+        items.append(item)
     return items
 
 
