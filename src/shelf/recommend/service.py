@@ -293,9 +293,12 @@ class RecommendService:
             if r >= n_cooc:
                 continue
             lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-            neighbours = matrix.indices[lo:hi]
-            for h in np.flatnonzero(np.isin(neighbours, cols)):
-                links[a, position[int(neighbours[h])]] = matrix.data[lo + h]
+            # A dict probe per stored neighbour: cheaper than np.isin on these short rows.
+            weights = matrix.data[lo:hi].tolist()
+            for h, neighbour in enumerate(matrix.indices[lo:hi].tolist()):
+                k = position.get(neighbour)
+                if k is not None:
+                    links[a, k] = weights[h]
         vectors = self.personal.item_vectors()
         reasons = []
         for k, index in enumerate(cols):
