@@ -140,9 +140,7 @@ def _from_store(url: str) -> tuple[Any, dict[str, str], str]:
 
 def recommend(
     ctx: typer.Context,
-    user: str = typer.Argument(
-        ..., help="The shopper's raw user id (pseudonymised here)."
-    ),
+    user: str = typer.Argument(..., help="The shopper's raw user id (pseudonymised here)."),
     n: int = typer.Option(10, help="How many items."),
     exclude: str = typer.Option("", help="Comma-separated item ids to leave out."),
     category: str | None = typer.Option(None, help="Only items of this category."),
