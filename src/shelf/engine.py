@@ -65,7 +65,7 @@ class Engine:
         ranker = load_ranker(ranker_dir) if ranker_dir.exists() else None
         service = SearchService.build(
             items,
-            cache_dir=self.settings.data_dir / "cache",
+            cache_dir=None,  # the shared embedding cache, also used by training
             ranker=ranker,
             show_progress=show_progress,
         )
@@ -176,7 +176,7 @@ class Engine:
         from shelf.text.encoder import load_encoder
 
         if self._text_encoder is None:
-            self._text_encoder = load_encoder("minilm", cache_dir=self.settings.data_dir / "cache")
+            self._text_encoder = load_encoder("minilm")  # the shared embedding cache
         vectors = self._text_encoder.encode([item_text(i.model_dump()) for i in fresh.values()])
         recs.add_items(
             list(fresh),
