@@ -280,10 +280,10 @@ def train_from_store(
     force: bool = False,
 ) -> None:
     """Train and promote the recommendation bundle on the engine's stored events."""
-    from shelf.recommend.commands import _from_store
+    from shelf.recommend.commands import training_data_from_store
     from shelf.recommend.training import train_bundle
 
-    data, texts, fingerprint = _from_store(engine.settings.store_url)
+    data, texts, fingerprint = training_data_from_store(engine.settings.store_url)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
     version, promoted, metrics = train_bundle(
         data,

@@ -156,8 +156,8 @@ class Engine:
         stored = self.store.upsert_items(items)
         self._recommend_new_items(items)
         if self.search is not None:
-            indexed = {item.item_id for item in self.search.items}
-            fresh = list({i.item_id: i for i in items if i.item_id not in indexed}.values())
+            search = self.search
+            fresh = list({i.item_id: i for i in items if not search.indexed(i.item_id)}.values())
             # Changed items keep their old index entry until the next start (a rebuild).
             if fresh:
                 self.search.add_items(fresh)

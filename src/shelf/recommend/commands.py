@@ -94,7 +94,7 @@ def train(
         data = encode_sequences(users, seqs, list(texts))
         fingerprint = file_fingerprint(sequences)
     else:
-        data, store_texts, fingerprint = _from_store(settings.store_url)
+        data, store_texts, fingerprint = training_data_from_store(settings.store_url)
         texts = {**store_texts, **texts}
     version, promoted, metrics = train_bundle(
         data,
@@ -110,7 +110,7 @@ def train(
     _say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
 
 
-def _from_store(url: str) -> tuple[Any, dict[str, str], str]:
+def training_data_from_store(url: str) -> tuple[Any, dict[str, str], str]:
     """Events and item texts from the store (interactions -> sequences)."""
     import hashlib
 

@@ -171,6 +171,10 @@ class SearchService:
         service._add(list(items), show_progress=show_progress)
         return service
 
+    def indexed(self, item_id: str) -> bool:
+        """Whether ``item_id`` is in the index."""
+        return item_id in self._positions
+
     def add_items(self, items: Iterable[Item]) -> int:
         """Index new items (findable by the next query); returns how many were added.
 
