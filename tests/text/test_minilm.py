@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from shelf.catalog import Item
+from shelf.errors import ConfigError
 from shelf.search.service import SearchConfig, SearchService
-from shelf.text.encoder import CachedEncoder, load_encoder
+from shelf.text.encoder import CachedEncoder, MiniLMEncoder, load_encoder
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,87 @@ def test_semantic_match_without_shared_words(minilm: CachedEncoder) -> None:
     response = service.search("fridge")
     assert [h.item_id for h in response.items][:1] == ["1"]
     assert "semantic match" in response.items[0].reason
+
+
+QUERIES = ["cordless drill", "refridgerator 36 in", "1/2 in. pvc elbow", "led light bulb 60w"]
+
+
+@pytest.fixture(scope="module")
+def onnx_minilm(minilm: CachedEncoder, tmp_path_factory: pytest.TempPathFactory) -> MiniLMEncoder:
+    """The int8 ONNX query path, exported into a private directory once for this module."""
+    raw = minilm.encoder
+    assert isinstance(raw, MiniLMEncoder)
+    return MiniLMEncoder(
+        num_threads=1, model=raw._load(), model_dir=tmp_path_factory.mktemp("models")
+    )
+
+
+def test_int8_query_vectors_agree_with_the_float_model(
+    minilm: CachedEncoder, onnx_minilm: MiniLMEncoder
+) -> None:
+    floats = minilm.encoder.encode(QUERIES)
+    int8 = np.stack([onnx_minilm.encode_query(q) for q in QUERIES])
+    np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, rtol=1e-5)
+    cosines = (floats * int8).sum(axis=1)
+    assert cosines.min() > 0.97, cosines
+    # the quantised query ranks catalog texts like the float one
+    catalog = minilm.encode(
+        [
+            "DEWALT 20V cordless drill kit",
+            "Frigidaire 36 in. refrigerator",
+            "PVC 90 degree elbow",
+            "60-Watt equivalent LED bulb",
+            "garden hose",
+        ]
+    )
+    assert ((floats @ catalog.T).argmax(axis=1) == (int8 @ catalog.T).argmax(axis=1)).all()
+
+
+def test_onnx_export_is_made_once_and_reused(
+    onnx_minilm: MiniLMEncoder, minilm: CachedEncoder
+) -> None:
+    first = onnx_minilm.encode_query("door hinge")
+    assert onnx_minilm.model_dir is not None
+    exports = list(onnx_minilm.model_dir.glob("*.onnx"))
+    assert len(exports) == 1 and exports[0].name.endswith("-int8.onnx")
+    assert not list(onnx_minilm.model_dir.glob(".*"))  # no temporary file left behind
+    stamp = exports[0].stat().st_mtime_ns
+    again = MiniLMEncoder(
+        num_threads=1,
+        model=minilm.encoder._load(),
+        model_dir=onnx_minilm.model_dir,  # type: ignore[attr-defined]
+    )
+    np.testing.assert_array_equal(again.encode_query("door hinge"), first)
+    assert exports[0].stat().st_mtime_ns == stamp
+
+
+def test_torch_backend_is_the_float_model(minilm: CachedEncoder) -> None:
+    raw = minilm.encoder
+    assert isinstance(raw, MiniLMEncoder)
+    torch_path = MiniLMEncoder(num_threads=1, model=raw._load(), query_backend="torch")
+    np.testing.assert_allclose(torch_path.encode_query("door hinge"), raw.encode(["door hinge"])[0])
+
+
+def test_cached_encoder_uses_the_fast_path_and_its_lru(minilm: CachedEncoder) -> None:
+    calls: list[str] = []
+
+    class Spy:
+        name, dim = "spy", 2
+
+        def encode(self, texts: list[str], **_: object) -> np.ndarray:
+            raise AssertionError("queries must take encode_query")
+
+        def encode_query(self, text: str) -> np.ndarray:
+            calls.append(text)
+            return np.array([1.0, 0.0], dtype=np.float32)
+
+    cached = CachedEncoder(Spy())
+    cached.encode_one("a")
+    cached.encode_one("a")
+    cached.encode_query("a")
+    assert calls == ["a", "a"]  # the LRU answered the second encode_one, encode_query did not
+
+
+def test_unknown_query_backend_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="query backend"):
+        MiniLMEncoder(query_backend="tensorrt")

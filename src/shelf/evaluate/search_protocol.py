@@ -234,15 +234,11 @@ def evaluate_search(
     build_s = time.perf_counter() - started
     log(f"indexed {len(products)} products in {build_s:.1f}s")
 
-    # Quality pass: every query, query vectors encoded in one batch (untimed).
+    # Quality pass: every query, untimed, its vector from the same query encoder that serves
+    # (the int8 ONNX path by default), so quality and latency describe one pipeline.
     understood = {qid: service.understand(q) for qid, q in queries.items()}
-    vectors: dict[str, np.ndarray | None] = dict.fromkeys(queries)
-    raw = service.encoder.encoder if isinstance(service.encoder, CachedEncoder) else None
-    if service.dense is not None and service.encoder is not None:
-        query_model: Encoder = raw if raw is not None else service.encoder
-        texts = [u.text for u in understood.values()]
-        log(f"encoding {len(texts)} queries")
-        vectors = dict(zip(understood, query_model.encode(texts, batch_size=128), strict=True))
+    log(f"encoding {len(understood)} queries")
+    vectors = {qid: service.query_vector(u.text, cached=False) for qid, u in understood.items()}
     prepared: dict[str, Prepared] = {}
     for n, (qid, u) in enumerate(understood.items(), start=1):
         prepared[qid] = service.prepare(u, query_vector=vectors[qid])
@@ -260,10 +256,7 @@ def evaluate_search(
     def timed_with(ranker_of: Callable[[str], Any], qid: str) -> float:
         t0 = time.perf_counter()
         u = service.understand(queries[qid])
-        vec = None
-        if service.dense is not None and service.encoder is not None:
-            vec = (raw if raw is not None else service.encoder).encode([u.text])[0]
-        prep = service.prepare(u, query_vector=vec)
+        prep = service.prepare(u, query_vector=service.query_vector(u.text, cached=False))
         scores = ranker_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
         _top_ids(service, prep.docs, np.asarray(scores))
         return time.perf_counter() - t0
@@ -323,6 +316,9 @@ def evaluate_search(
             }
             log(f"{name}: {doc['baselines'][name]}")
         if service.dense is not None and service.encoder is not None:
+            # the reference dense baseline: the float model through sentence-transformers
+            raw = service.encoder.encoder if isinstance(service.encoder, CachedEncoder) else None
+            query_model: Encoder = raw if raw is not None else service.encoder
             texts = list(queries.values())
             query_vectors = query_model.encode(texts, batch_size=128)
             rankings = {}

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from shelf.errors import ShelfError
+
+if TYPE_CHECKING:
+    from shelf.search.service import SearchConfig
 
 
 def _fail(exc: ShelfError) -> typer.Exit:
@@ -31,6 +35,18 @@ def set_threads(n: int) -> None:
         return
     torch.set_num_threads(n)
     faiss.omp_set_num_threads(n)
+
+
+def _config_with(**settings: Any) -> SearchConfig:
+    """A default SearchConfig with ``settings`` changed; a bad value is a usage error."""
+    from pydantic import ValidationError as PydanticError
+
+    from shelf.search.service import SearchConfig
+
+    try:
+        return SearchConfig(**settings)
+    except PydanticError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -163,6 +179,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         latency_queries: int = typer.Option(
             500, min=0, help="Queries timed one at a time (0: all)."
         ),
+        query_backend: str = typer.Option(
+            "onnx-int8", help="Query encoder: onnx-int8 or torch (the float model)."
+        ),
     ) -> None:
         """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
         set_threads(threads)
@@ -186,6 +205,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 folds=folds,
                 seed=seed,
                 cache_dir=cache_dir,
+                config=_config_with(query_backend=query_backend),
                 baselines=not no_baselines,
                 latency_queries=latency_queries or None,
                 log=lambda msg: typer.echo(msg, err=True),

