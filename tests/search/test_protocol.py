@@ -13,11 +13,11 @@ from shelf.errors import ValidationError
 from shelf.evaluate.search_protocol import (
     check_disjoint,
     evaluate_search,
-    kfold_ids,
     load_products,
     load_qrels,
     load_queries,
 )
+from shelf.search.train import kfold_ids
 
 from .conftest import CATALOG, HashingEncoder
 
@@ -81,6 +81,7 @@ def test_cross_validated_run_reports_pipeline_and_baselines(tmp_path: Path) -> N
         folds=2,
         encoder=HashingEncoder(),
         ranker_params={"n_estimators": 20, "min_child_samples": 2},
+        tune_encoder=False,
         log=lambda _msg: None,
     )
     for key in ("ndcg@10", "recall@100", "mrr@10", "p50_ms", "p99_ms", "queries"):
@@ -88,6 +89,7 @@ def test_cross_validated_run_reports_pipeline_and_baselines(tmp_path: Path) -> N
     assert doc["queries"] == 6
     assert set(doc["baselines"]) == {"bm25s_default_titles", "bm25s_stemmed_titles", "dense_minilm"}
     assert doc["training"]["mode"].startswith("2-fold")
+    assert doc["training"]["query_encoder"] == "as indexed"
     assert doc["ndcg@10"] > 0.5
 
 

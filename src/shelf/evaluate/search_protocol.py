@@ -27,8 +27,9 @@ from shelf.catalog import Item, parse_item
 from shelf.errors import ValidationError
 from shelf.evaluate.search_metrics import evaluate_rankings, latency_summary
 from shelf.search.features import FEATURE_NAMES
-from shelf.search.rank import LambdaMARTRanker, LinearRanker, relevance_labels
+from shelf.search.rank import LinearRanker
 from shelf.search.service import Prepared, SearchConfig, SearchService
+from shelf.search.train import TrainedSearch, kfold_ids, train_search
 from shelf.text.encoder import CachedEncoder, Encoder
 
 PIPELINES = ("ltr", "linear", "lexical", "dense")
@@ -86,56 +87,6 @@ def check_disjoint(eval_ids: set[str], train_ids: set[str]) -> None:
             f"(e.g. {example}); never train on evaluated queries",
             field="train_queries",
         )
-
-
-def kfold_ids(query_ids: list[str], folds: int, seed: int) -> list[list[str]]:
-    """Query ids split into ``folds`` disjoint folds (shuffled with ``seed``)."""
-    ids = sorted(query_ids)
-    random.Random(seed).shuffle(ids)
-    return [ids[i::folds] for i in range(folds)]
-
-
-def training_rows(
-    service: SearchService,
-    prepared: Mapping[str, Prepared],
-    qrels: Mapping[str, Mapping[str, float]],
-    *,
-    max_rank: int = 80,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, group sizes) of the candidates in the top ``max_rank`` of either
-    retriever, for the queries with at least one relevant judged candidate."""
-    lex_col = FEATURE_NAMES.index("log_lex_rank")
-    dense_col = FEATURE_NAMES.index("log_dense_rank")
-    limit = np.log1p(max_rank)
-    feats, labels, groups = [], [], []
-    for qid, prep in prepared.items():
-        judged = qrels.get(qid, {})
-        if not judged or len(prep.docs) == 0:
-            continue
-        keep = (prep.features[:, lex_col] < limit) | (prep.features[:, dense_col] < limit)
-        ids = [service.items[d].item_id for d in prep.docs[keep].tolist()]
-        rel = np.array([judged.get(i, 1.0) for i in ids], dtype=np.float64)
-        y = relevance_labels(rel)
-        if y.max() == 0:
-            continue
-        feats.append(prep.features[keep])
-        labels.append(y)
-        groups.append(len(y))
-    if not feats:
-        raise ValidationError("no training query has a relevant judged candidate", field="qrels")
-    return np.concatenate(feats), np.concatenate(labels), np.array(groups, dtype=np.int64)
-
-
-def train_ranker(
-    service: SearchService,
-    queries: Mapping[str, str],
-    qrels: Mapping[str, Mapping[str, float]],
-    **params: Any,
-) -> LambdaMARTRanker:
-    """LambdaMART trained on judged queries (the one-command training path)."""
-    prepared = {qid: service.prepare(service.understand(q)) for qid, q in queries.items()}
-    x, y, g = training_rows(service, prepared, qrels)
-    return LambdaMARTRanker(**params).fit(x, y, g)
 
 
 def _top_ids(service: SearchService, docs: np.ndarray, scores: np.ndarray) -> list[str]:
@@ -212,6 +163,7 @@ def evaluate_search(
     encoder: Encoder | None = None,
     latency_queries: int | None = 500,
     ranker_params: Mapping[str, Any] | None = None,
+    tune_encoder: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the protocol; returns the metrics document (see the module docstring)."""
@@ -253,42 +205,85 @@ def evaluate_search(
     random.Random(seed).shuffle(sample)
     sample = sample[: latency_queries or len(sample)]
 
-    def timed_with(ranker_of: Callable[[str], Any], qid: str) -> float:
+    def timed_with(trained_of: Callable[[str], Any], qid: str) -> float:
         t0 = time.perf_counter()
         u = service.understand(queries[qid])
         prep = service.prepare(u, query_vector=service.query_vector(u.text, cached=False))
-        scores = ranker_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
+        scores = trained_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
         _top_ids(service, prep.docs, np.asarray(scores))
         return time.perf_counter() - t0
 
+    def with_query_model(trained: TrainedSearch | None, qid: str) -> float:
+        service.set_query_model(None if trained is None else trained.query_model)
+        return timed_with(lambda _q: linear if trained is None else trained.ranker, qid)
+
     results: dict[str, dict[str, Any]] = {}
     linear = LinearRanker()
-    rankers: dict[str, Callable[[str], Any]] = {"linear": lambda _qid: linear}
+    # pipeline -> (the trained search answering each query or None for the linear default,
+    #              the prepared candidates each query is ranked from)
+    runs: dict[str, tuple[Callable[[str], TrainedSearch | None], Mapping[str, Prepared]]] = {
+        "linear": (lambda _qid: None, prepared)
+    }
     if pipeline == "ltr":
-        model_of: dict[str, LambdaMARTRanker] = {}
+        trained_of: dict[str, TrainedSearch] = {}
+        ltr_prepared: dict[str, Prepared] = dict(prepared)
         if train_queries is not None and train_qrels is not None:
-            log(f"training LambdaMART on {len(train_queries)} training queries")
-            model = train_ranker(service, train_queries, train_qrels, **(ranker_params or {}))
-            model_of = dict.fromkeys(queries, model)
-            training = {"mode": "train files", "train_queries": len(train_queries)}
+            log(f"training on {len(train_queries)} training queries")
+            trained = train_search(
+                service,
+                train_queries,
+                train_qrels,
+                tune_encoder=tune_encoder,
+                ranker_params=ranker_params,
+                log=log,
+            )
+            fold_plan = [(list(queries), trained)]
+            training: dict[str, Any] = {
+                "mode": "train files",
+                "train_queries": len(train_queries),
+            }
         else:
+            fold_plan = []
             for i, fold in enumerate(kfold_ids(list(queries), folds, seed)):
                 held = set(fold)
-                train = {q: p for q, p in prepared.items() if q not in held}
-                x, y, g = training_rows(service, train, qrels)
-                log(f"fold {i + 1}/{folds}: training on {len(g)} queries, {len(y)} rows")
-                params = {"random_state": seed, **(ranker_params or {})}
-                model = LambdaMARTRanker(**params).fit(x, y, g)
-                model_of.update(dict.fromkeys(fold, model))
+                train = {q: t for q, t in queries.items() if q not in held}
+                log(f"fold {i + 1}/{folds}: training on {len(train)} queries")
+                trained = train_search(
+                    service,
+                    train,
+                    qrels,
+                    tune_encoder=tune_encoder,
+                    ranker_params=ranker_params,
+                    prepared=prepared,
+                    log=log,
+                )
+                fold_plan.append((fold, trained))
             training = {"mode": f"{folds}-fold cross-validation by query id", "seed": seed}
-        rankers["ltr"] = model_of.__getitem__
+        for fold, trained in fold_plan:
+            trained_of.update(dict.fromkeys(fold, trained))
+            if trained.query_model is not None:
+                # the fold's queries, encoded by the query model tuned without them
+                for qid in fold:
+                    u = understood[qid]
+                    vector = trained.query_model.encode_query(u.text) if u.text.strip() else None
+                    ltr_prepared[qid] = service.prepare(u, query_vector=vector)
+        tuned = any(t.query_model is not None for _, t in fold_plan)
+        training["query_encoder"] = "fine-tuned per fold (int8 ONNX)" if tuned else "as indexed"
+        runs["ltr"] = (trained_of.__getitem__, ltr_prepared)
 
-    for name, ranker_of in rankers.items():
+    for name, (trained_for, prepared_for) in runs.items():
         rankings: dict[str, list[str]] = {}
-        for qid, prep in prepared.items():
-            scores = ranker_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
+        for qid, prep in prepared_for.items():
+            ranked_by = trained_for(qid)
+            ranker = linear if ranked_by is None else ranked_by.ranker
+            scores = ranker.predict(prep.features) if len(prep.docs) else np.zeros(0)
             rankings[qid] = _top_ids(service, prep.docs, np.asarray(scores))
-        times = [timed_with(ranker_of, qid) for qid in sample]
+        for model in {id(trained_for(q)): trained_for(q) for q in sample}.values():
+            service.set_query_model(None if model is None else model.query_model)
+            for q in WARMUP_QUERIES:  # loads each fold's ONNX session before timing
+                service.query_vector(q, cached=False)
+        times = [with_query_model(trained_for(qid), qid) for qid in sample]
+        service.set_query_model(None)
         results[name] = {**evaluate_rankings(rankings, qrels), **latency_summary(times)}
         log(f"{name}: {results[name]}")
 

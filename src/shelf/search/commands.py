@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,20 +145,34 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         qrels: Path = typer.Option(..., help="query_id<TAB>product_id<TAB>relevance TSV."),
         out: Path = typer.Option(..., help="Directory to write the ranker to."),
         cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
+        tune_encoder: bool = typer.Option(
+            True, help="Also fine-tune the query encoder on the judged queries."
+        ),
     ) -> None:
-        """Train the LambdaMART re-ranker on judged queries and save it."""
-        from shelf.evaluate.search_protocol import (
-            load_products,
-            load_qrels,
-            load_queries,
-            train_ranker,
-        )
+        """Train the re-ranker (and the query encoder) on judged queries and save them."""
+        from rich.progress import Progress
+
+        from shelf.evaluate.search_protocol import load_products, load_qrels, load_queries
         from shelf.search.service import SearchService
+        from shelf.search.train import train_search
 
         try:
             service = SearchService.build(load_products(products), cache_dir=cache_dir)
-            model = train_ranker(service, load_queries(queries), load_qrels(qrels))
-            model.save(out)
+            with Progress() as bars:
+
+                def bar(label: str, total: int) -> Callable[[int], None]:
+                    task = bars.add_task(label, total=total)
+                    return lambda n: bars.advance(task, n)
+
+                trained = train_search(
+                    service,
+                    load_queries(queries),
+                    load_qrels(qrels),
+                    tune_encoder=tune_encoder,
+                    log=bars.console.print,
+                    progress=bar,
+                )
+            trained.save(out)
         except ShelfError as exc:
             raise _fail(exc) from None
         typer.echo(f"ranker written to {out}")
@@ -181,6 +196,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ),
         query_backend: str = typer.Option(
             "onnx-int8", help="Query encoder: onnx-int8 or torch (the float model)."
+        ),
+        tune_encoder: bool = typer.Option(
+            True, help="ltr: fine-tune the query encoder on each fold's training queries."
         ),
     ) -> None:
         """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
@@ -207,6 +225,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 cache_dir=cache_dir,
                 config=_config_with(query_backend=query_backend),
                 baselines=not no_baselines,
+                tune_encoder=tune_encoder,
                 latency_queries=latency_queries or None,
                 log=lambda msg: typer.echo(msg, err=True),
             )
@@ -218,6 +237,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             "qrels": str(qrels),
             "train_queries": str(train_queries) if train_queries else None,
             "pipeline": pipeline,
+            "tune_encoder": tune_encoder,
             "folds": folds,
             "seed": seed,
         }

@@ -17,11 +17,13 @@ matches among the ``k_lexical`` best and the ``k_dense`` nearest items.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +54,7 @@ from shelf.search.understand import (
     SynonymMap,
     UnderstoodQuery,
 )
-from shelf.text.encoder import CachedEncoder, Encoder, load_encoder
+from shelf.text.encoder import CachedEncoder, Encoder, OnnxQueryModel, load_encoder
 from shelf.text.tokenize import Analyzer
 
 # (user_id, item ids, scores) -> new scores. The recommendation stage provides one.
@@ -60,6 +62,14 @@ Personalizer = Callable[[str, list[str], np.ndarray], np.ndarray]
 SYNONYM_WEIGHT = 0.5
 PRF_DEPTH = 10  # lexical results averaged for the feedback vector
 MAX_PAGE_SIZE = 100
+QUERY_LRU_SIZE = 4096
+QUERY_MODEL_FILE = "query-encoder-int8.onnx"  # a tuned query encoder, beside its ranker
+
+
+class QueryModel(Protocol):
+    """Anything that turns one query into a unit vector (a tuned ONNX query encoder)."""
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 class SearchConfig(BaseModel):
@@ -155,6 +165,9 @@ class SearchService:
         self._understanding: QueryUnderstanding | None = None
         self._positions: dict[str, int] = {}
         self._attr_sets: list[set[str]] = []
+        self.query_model: QueryModel | None = None
+        self._query_lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -179,6 +192,17 @@ class SearchService:
         service = cls(config, encoder=encoder, ranker=ranker, personalizer=personalizer)
         service._add(list(items), show_progress=show_progress)
         return service
+
+    def position(self, item_id: str) -> int | None:
+        """The item's row in the index (None when it is not indexed)."""
+        return self._positions.get(item_id)
+
+    def set_query_model(self, model: QueryModel | None) -> None:
+        """Encode queries with ``model`` (a tuned query encoder) instead of the item encoder's
+        own query path; None goes back to that path."""
+        with self._query_lock:
+            self.query_model = model
+            self._query_lru.clear()
 
     def indexed(self, item_id: str) -> bool:
         """Whether ``item_id`` is in the index."""
@@ -268,6 +292,22 @@ class SearchService:
         the query LRU, for timing."""
         if self.encoder is None or self.dense is None or not text.strip():
             return None
+        model = self.query_model
+        if model is not None:
+            if not cached:
+                return model.encode_query(text)
+            with self._query_lock:
+                hit = self._query_lru.get(text)
+                if hit is not None:
+                    self._query_lru.move_to_end(text)
+                    return hit
+            vector = model.encode_query(text)
+            with self._query_lock:
+                if self.query_model is model:  # not swapped meanwhile
+                    self._query_lru[text] = vector
+                    if len(self._query_lru) > QUERY_LRU_SIZE:
+                        self._query_lru.popitem(last=False)
+            return vector
         if isinstance(self.encoder, CachedEncoder):
             return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
@@ -540,6 +580,12 @@ class SearchService:
         if self.dense is not None:
             self.dense.save(path / "vectors.npy")
         self.ranker.save(path / "ranker")
+        tuned = path / "ranker" / QUERY_MODEL_FILE
+        source = getattr(self.query_model, "path", None)
+        if source is not None and Path(source).resolve() != tuned.resolve():
+            tuned.write_bytes(Path(source).read_bytes())
+        elif source is None:
+            tuned.unlink(missing_ok=True)
 
     @classmethod
     def load(
@@ -573,7 +619,14 @@ class SearchService:
             service.dense.add(vectors)
         else:
             service._add(items, show_progress=show_progress)
+        service.set_query_model(load_query_model(path / "ranker"))
         return service
+
+
+def load_query_model(ranker_dir: Path) -> OnnxQueryModel | None:
+    """The tuned query encoder saved beside a ranker (``shelf search-train``), if any."""
+    path = ranker_dir / QUERY_MODEL_FILE
+    return OnnxQueryModel(path) if path.exists() else None
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:

@@ -23,6 +23,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -71,90 +72,95 @@ def default_model_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "shelf" / "models"
 
 
-class OnnxQueryModel:
-    """One text at a time through an int8 ONNX export of a sentence-transformers model.
+def export_int8(transformer: Any, target: Path) -> None:
+    """Write ``transformer`` (a Hugging Face BERT-style model) with mean pooling as an int8
+    ONNX file at ``target``: dynamic quantisation with per-channel weights.
 
-    The export (mean pooling included) is made once from the bundled weights and kept in
-    ``model_dir`` under a name derived from the weights' size and mtime, so a new package
-    version exports again. Two processes exporting at once each write a private temporary file
-    and rename it into place; the last rename wins with an identical file.
+    Temporary files are private to the process and the result is renamed into place, so two
+    processes exporting at once never leave a half-written model.
+    """
+    import warnings
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    transformer = transformer.eval()
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            hidden = self.transformer(
+                input_ids=ids, attention_mask=mask, token_type_ids=types
+            ).last_hidden_state
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stem = f".{target.stem}-{os.getpid()}-{threading.get_ident()}"
+    float_path = target.with_name(f"{stem}-fp32.onnx")
+    prep_path = target.with_name(f"{stem}-prep.onnx")
+    int8_path = target.with_name(f"{stem}-int8.onnx")
+    example = torch.ones((1, 4), dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    try:
+        # The TorchScript exporter is stable for BERT-style encoders; its tracer warnings
+        # (python bools in the attention code) are about shapes we declare as dynamic axes.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                MeanPooled(),
+                (example, example, torch.zeros_like(example)),
+                str(float_path),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["embedding"],
+                dynamic_axes={
+                    "input_ids": axes,
+                    "attention_mask": axes,
+                    "token_type_ids": axes,
+                    "embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+            # ORT's pre-processing (graph optimisation + shape inference) before quantising;
+            # symbolic shape inference cannot follow the dynamic axes here.
+            quant_pre_process(str(float_path), str(prep_path), skip_symbolic_shape=True)
+            quantize_dynamic(
+                str(prep_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True
+            )
+        int8_path.rename(target)
+    finally:
+        for temporary in (float_path, prep_path, int8_path):
+            temporary.unlink(missing_ok=True)
+
+
+class OnnxQueryModel:
+    """One text at a time through an int8 ONNX model written by :func:`export_int8`.
+
+    ``make(path)``, when given, writes the file on first use if it does not exist yet (the
+    default MiniLM export); otherwise the file must exist. Tokenisation uses the bundled
+    MiniLM tokenizer (fine-tuned query models keep its vocabulary).
     """
 
     def __init__(
-        self, sentence_model: Any, *, model_dir: Path | None = None, num_threads: int = 1
+        self,
+        path: Path,
+        *,
+        make: Callable[[Path], None] | None = None,
+        max_tokens: int = 256,
+        num_threads: int = 1,
     ) -> None:
+        self.path = Path(path)
+        self.make = make
+        self.max_tokens = max_tokens
         self.num_threads = num_threads
-        self.model_dir = model_dir if model_dir is not None else default_model_dir()
-        self._sentence_model = sentence_model
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-
-    def path(self) -> Path:
-        weights = _minilm_dir() / "model.safetensors"
-        stat = weights.stat()
-        digest = hashlib.blake2b(
-            f"{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6
-        ).hexdigest()
-        return self.model_dir / f"minilm-{digest}-int8.onnx"
-
-    def _export(self, target: Path) -> None:
-        import warnings
-
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-
-        transformer = self._sentence_model[0].auto_model.eval()
-
-        class MeanPooled(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.transformer = transformer
-
-            def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-                hidden = self.transformer(
-                    input_ids=ids, attention_mask=mask, token_type_ids=types
-                ).last_hidden_state
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-
-        target.parent.mkdir(parents=True, exist_ok=True)
-        float_path = target.with_name(f".{target.stem}-{os.getpid()}-fp32.onnx")
-        prep_path = target.with_name(f".{target.stem}-{os.getpid()}-prep.onnx")
-        int8_path = target.with_name(f".{target.stem}-{os.getpid()}.onnx")
-        example = torch.ones((1, 4), dtype=torch.long)
-        axes = {0: "batch", 1: "tokens"}
-        try:
-            # The TorchScript exporter is stable for BERT-style encoders; its tracer warnings
-            # (python bools in the attention code) are about shapes we fix as dynamic axes.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    MeanPooled(),
-                    (example, example, torch.zeros_like(example)),
-                    str(float_path),
-                    input_names=["input_ids", "attention_mask", "token_type_ids"],
-                    output_names=["embedding"],
-                    dynamic_axes={
-                        "input_ids": axes,
-                        "attention_mask": axes,
-                        "token_type_ids": axes,
-                        "embedding": {0: "batch"},
-                    },
-                    opset_version=17,
-                    dynamo=False,
-                )
-                # ORT's pre-processing (graph optimisation + shape inference) before
-                # quantising; symbolic shape inference cannot follow the dynamic axes here.
-                quant_pre_process(str(float_path), str(prep_path), skip_symbolic_shape=True)
-                quantize_dynamic(
-                    str(prep_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True
-                )
-            int8_path.rename(target)
-        finally:
-            for temporary in (float_path, prep_path, int8_path):
-                temporary.unlink(missing_ok=True)
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -162,23 +168,24 @@ class OnnxQueryModel:
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
 
-                target = self.path()
-                if not target.exists():
-                    self._export(target)
+                if not self.path.exists():
+                    if self.make is None:
+                        raise ConfigError(f"{self.path}: no such query model")
+                    self.make(self.path)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.num_threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3
                 self._session = ort.InferenceSession(
-                    str(target), options, providers=["CPUExecutionProvider"]
+                    str(self.path), options, providers=["CPUExecutionProvider"]
                 )
                 tokenizer = Tokenizer.from_file(str(_minilm_dir() / "tokenizer.json"))
                 tokenizer.no_padding()
-                tokenizer.enable_truncation(int(self._sentence_model.max_seq_length))
+                tokenizer.enable_truncation(self.max_tokens)
                 self._tokenizer = tokenizer
             return self._session, self._tokenizer
 
-    def encode_one(self, text: str) -> np.ndarray:
+    def encode_query(self, text: str) -> np.ndarray:
         """The L2-normalised vector of one text, shape ``(dim,)``."""
         session, tokenizer = self._load()
         encoded = tokenizer.encode(text)
@@ -189,6 +196,14 @@ class OnnxQueryModel:
         }
         vector = np.asarray(session.run(None, feed)[0][0], dtype=np.float32)
         return l2_normalise(vector.reshape(1, -1))[0]
+
+
+def _default_onnx_path(model_dir: Path) -> Path:
+    """The int8 export of the bundled weights, named after their size and mtime so that a new
+    package version exports again."""
+    stat = (_minilm_dir() / "model.safetensors").stat()
+    digest = hashlib.blake2b(f"{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6)
+    return model_dir / f"minilm-{digest.hexdigest()}-int8.onnx"
 
 
 class MiniLMEncoder:
@@ -240,8 +255,13 @@ class MiniLMEncoder:
         if self.query_backend == "torch":
             return self.encode([text])[0]
         if self._query_model is None:
-            self._query_model = OnnxQueryModel(self._load(), model_dir=self.model_dir)
-        return self._query_model.encode_one(text)
+            model = self._load()
+            self._query_model = OnnxQueryModel(
+                _default_onnx_path(self.model_dir or default_model_dir()),
+                make=lambda path: export_int8(model[0].auto_model, path),
+                max_tokens=int(model.max_seq_length),
+            )
+        return self._query_model.encode_query(text)
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False

