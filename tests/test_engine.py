@@ -161,3 +161,34 @@ def test_a_new_item_is_recommendable_at_once_with_the_text_model(
     client.post("/events", json={"events": [event]})
     mine = client.get("/users/fan/recommendations", params={"n": 24}).json()["items"]
     assert "drill-new" in {i["item_id"] for i in mine}
+
+
+def test_two_workers_share_events_items_and_deletions(engine: Engine) -> None:
+    """Two serving processes over one SQLite store (as with `shelf serve --workers 2`): what
+    is posted to one shapes the other's next answer."""
+    other = Engine(engine.settings)  # a second worker: its own indexes and models
+    other.start_services()
+    try:
+        first, second = TestClient(create_app(engine)), TestClient(create_app(other))
+        assert second.get("/users/roamer/recommendations").json()["source"] != "session"
+        event = {"user_id": "roamer", "item_id": "hammer-2", "type": "view", "timestamp": 1.85e9}
+        assert first.post("/events", json={"events": [event]}).json()["stored"] == 1
+        answer = second.get("/users/roamer/recommendations", params={"n": 5}).json()
+        assert answer["source"] == "session"
+        assert sum(i["item_id"].startswith("hammer-") for i in answer["items"]) >= 3
+
+        # a duplicate post is stored once and applied once, on both workers
+        assert first.post("/events", json={"events": [event]}).json()["duplicates"] == 1
+        assert other.sync_live() == 0 and engine.sync_live() == 0
+
+        new = {"item_id": "kaleidoscope-1", "title": "Brass kaleidoscope", "category": ["Toys"]}
+        first.post("/items", json={"items": [new]})
+        assert other.sync_items(force=True) == 1
+        hits = second.get("/search", params={"q": "kaleidoscope"}).json()["items"]
+        assert [h["item_id"] for h in hits][:1] == ["kaleidoscope-1"]
+
+        assert first.delete("/users/roamer").json()["events_deleted"] == 1
+        after = second.get("/users/roamer/recommendations").json()
+        assert after["source"] in {"trending", "popular"}
+    finally:
+        other.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,10 +210,46 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
     uvicorn.run(create_app(engine), host=settings.host, port=settings.port, log_level="info")
 
 
+def serve_workers(settings: Settings) -> None:
+    """Serve with ``settings.workers`` processes, each building its own engine."""
+    import uvicorn
+
+    os.environ.update(settings.as_environment())
+    console.print(
+        f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
+        "(each builds its search index and loads the recommenders)"
+    )
+    uvicorn.run(
+        "shelf.serve.worker:app",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+    )
+
+
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, max=64, help="Serving processes (SHELF_WORKERS).")
+]
+
+
 @app.command()
-def serve(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(
+    ctx: typer.Context, host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = None
+) -> None:
     """Serve the HTTP API (and the web page) over the store."""
-    settings = settings_from(ctx, host=host, port=port)
+    settings = settings_from(ctx, host=host, port=port, workers=workers)
+    if settings.workers > 1:
+        if not settings.store_url.startswith("sqlite"):
+            console.print(
+                "[red]--workers > 1 needs the SQLite store:[/] workers share events by tailing "
+                "the store in id order, and PostgreSQL may commit ids out of order. "
+                "Serve PostgreSQL with one worker."
+            )
+            raise typer.Exit(2)
+        serve_workers(settings)
+        return
     engine = open_engine(settings)
     try:
         console.print("building the search index and loading the recommenders…")

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `shelf serve` answers with (SHELF_WORKERS, --workers); more than "
+        "one needs the SQLite store, through which they share events and new items.",
+    )
 
     @field_validator("db_url")
     @classmethod
@@ -57,6 +64,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("db_url must be a sqlite:// or postgresql:// SQLAlchemy URL")
         return value
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as SHELF_* variables, for child processes (serving workers)."""
+        return {
+            f"SHELF_{name.upper()}": str(value)
+            for name, value in self.model_dump(exclude_none=True).items()
+        }
 
     @property
     def store_url(self) -> str:

@@ -9,6 +9,8 @@ the promoted recommendation artifact; both are optional, and the routes say so w
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shelf.engine")
 RECS_ARTIFACT = "recs"
 PERSONAL_WEIGHT = 0.5
+ITEM_SYNC_SECONDS = 0.2  # how stale another worker's new item may be here
 
 
 class Engine:
@@ -42,12 +45,18 @@ class Engine:
         self.search: SearchService | None = None
         self.recs: RecommendService | None = None
         self._text_encoder: Encoder | None = None
+        self._sync_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._event_watermark = 0
+        self._items_watermark_ms = 0
+        self._items_checked = 0.0
 
     # -- services ---------------------------------------------------------------------------
     def start_services(
         self, *, search: bool = True, recs: bool = True, show_progress: bool = False
     ) -> None:
         """Build the search index over the stored catalog; load the promoted recommenders."""
+        self.mark_sync_start()
         if search:
             self.search = self.build_search(show_progress=show_progress)
         if recs:
@@ -155,14 +164,20 @@ class Engine:
     def add_items(self, items: Sequence[Item]) -> int:
         """Upsert items, then make new ones findable by search at once."""
         stored = self.store.upsert_items(items)
-        self._recommend_new_items(items)
-        if self.search is not None:
+        self._index_new_items(items)
+        return stored
+
+    def _index_new_items(self, items: Sequence[Item]) -> int:
+        with self._index_lock:
+            self._recommend_new_items(items)
             search = self.search
+            if search is None:
+                return 0
             fresh = list({i.item_id: i for i in items if not search.indexed(i.item_id)}.values())
             # Changed items keep their old index entry until the next start (a rebuild).
             if fresh:
-                self.search.add_items(fresh)
-        return stored
+                search.add_items(fresh)
+            return len(fresh)
 
     def _recommend_new_items(self, items: Sequence[Item]) -> None:
         """Give items the text-aware recommender has never seen a vector from their text, so
@@ -189,13 +204,76 @@ class Engine:
     def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         """Store events durably (all or none), then feed them to the live recommender."""
         stored, duplicates = store_events(self.store, self.pseudonymizer, events)
-        if self.recs is not None:
+        if self.tails_store:
+            self.sync_live()  # applies exactly the stored rows, this worker's and others'
+        elif self.recs is not None:
             for event in events:
                 if event.item_id is not None:
                     self.recs.record_event(
                         self.user_key(event.user_id), event.item_id, event.type.value
                     )
         return stored, duplicates
+
+    # -- live state shared through the store ----------------------------------------------
+    # Every serving process (uvicorn worker) keeps its own indexes and models in memory, and
+    # the store is where writes meet. On SQLite each process tails the events table by id
+    # (ids follow commit order there) and the items table by write time, so an event or item
+    # posted to any worker shapes the next answer of every worker: events are tailed before
+    # each personal answer (one indexed query), items at most every ITEM_SYNC_SECONDS.
+    # PostgreSQL can commit ids out of order, so there the engine applies its own writes
+    # directly and serves with one worker.
+    @property
+    def tails_store(self) -> bool:
+        return self.store.url.startswith("sqlite")
+
+    def mark_sync_start(self) -> None:
+        """Remember where the store is now; later writes are picked up by the tails."""
+        self._event_watermark = self.store.last_event_id()
+        self._items_watermark_ms = int(time.time() * 1000)
+        self._items_checked = time.monotonic()
+
+    def sync_live(self) -> int:
+        """Apply the events stored since the last call to the live recommender; returns how
+        many were applied."""
+        if not self.tails_store:
+            return 0
+        with self._sync_lock:
+            rows = self.store.events_after(self._event_watermark)
+            if not rows:
+                return 0
+            recs = self.recs
+            if recs is not None:
+                for _id, user_key, item_id, event_type in rows:
+                    if item_id is not None:
+                        recs.record_event(user_key, item_id, event_type)
+            self._event_watermark = rows[-1][0]
+            return len(rows)
+
+    def live_user(self, user_id: str) -> str:
+        """The user's pseudonym, after bringing the live state up to date: events from every
+        worker are applied, and a user deleted through another worker is forgotten here."""
+        key = self.user_key(user_id)
+        if self.tails_store:
+            self.sync_live()
+            recs = self.recs
+            if recs is not None and not self.store.has_user(key):
+                recs.forget_user(key)  # deleted (perhaps through another worker), or unknown
+        self.sync_items()
+        return key
+
+    def sync_items(self, *, force: bool = False) -> int:
+        """Index items written by other workers since the last look (at most every
+        ITEM_SYNC_SECONDS unless ``force``); returns how many were new here."""
+        now = time.monotonic()
+        if not self.tails_store or (not force and now - self._items_checked < ITEM_SYNC_SECONDS):
+            return 0
+        with self._sync_lock:
+            self._items_checked = now
+            changed = self.store.items_changed_since(self._items_watermark_ms)
+            if not changed:
+                return 0
+            self._items_watermark_ms = changed[-1][0]
+        return self._index_new_items([item for _ms, item in changed])
 
     def delete_user(self, user_id: str) -> int:
         """Forget a user everywhere: stored events and live state. Returns events deleted."""

@@ -333,3 +333,49 @@ def test_sqlite_is_durable_wal(sqlite_store: SQLStore) -> None:
     with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_tailing_events_and_items_for_other_workers(store: SQLStore) -> None:
+    store.upsert_items([item("a"), item("b")])
+    assert store.last_event_id() == 0 and store.events_after(0) == []
+    store.add_events([event("k1", user="u1"), event("k2", user="u2", item_id="b")])
+    rows = store.events_after(0)
+    assert [(u, i, t) for _id, u, i, t in rows] == [("u1", "a", "view"), ("u2", "b", "view")]
+    last = store.last_event_id()
+    assert last == rows[-1][0] and store.events_after(last) == []
+    # deleting the newest events must not let a later event reuse their id (it would be missed)
+    store.delete_user("u2")
+    assert not store.has_user("u2") and store.has_user("u1")
+    store.add_events([event("k3", user="u3")])
+    assert [u for _id, u, _i, _t in store.events_after(last)] == ["u3"]
+    since = max(ms for ms, _ in store.items_changed_since(0))
+    store.upsert_items([item("c")])
+    assert "c" in {i.item_id for _ms, i in store.items_changed_since(since)}
+
+
+def test_an_events_table_without_autoincrement_is_migrated(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE events (id INTEGER NOT NULL, dedup_key VARCHAR(64) NOT NULL, "
+            "event_id VARCHAR(256), user_key VARCHAR(64) NOT NULL, item_id VARCHAR(256), "
+            "type VARCHAR(20) NOT NULL, value FLOAT, timestamp_ms BIGINT NOT NULL, "
+            "session_id VARCHAR(256), query TEXT, PRIMARY KEY (id), UNIQUE (dedup_key));"
+            "CREATE INDEX ix_events_user_key ON events (user_key);"
+            "INSERT INTO events VALUES (1,'a',NULL,'u1','i1','view',NULL,5,NULL,NULL),"
+            "(2,'b',NULL,'u2','i1','view',NULL,6,NULL,NULL);"
+        )
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert [r[0] for r in store.events_after(0)] == [1, 2]
+        store.delete_user("u2")
+        store.add_events([event("c", user="u3", item_id=None)])
+        assert [r[0] for r in store.events_after(1)] == [3]  # id 2 is not reused
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+        assert "AUTOINCREMENT" in sql

@@ -136,6 +136,11 @@ class RecommendService:
         with self._lock:
             self._live.update(live)
 
+    def has_live(self, user_id: str) -> bool:
+        """Whether live events of the user are held in memory."""
+        with self._lock:
+            return user_id in self._live
+
     def forget_user(self, user_id: str) -> None:
         """Drop the user's live events and purchases; the trained artifact keeps its history
         until the next ``shelf train`` (which reads the store, where the user is deleted)."""

@@ -180,8 +180,9 @@ async def _watch_models(app: FastAPI, every: float) -> None:
             log.exception("could not load the newly promoted model; keeping the current one")
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """The service over ``engine``. The caller owns the engine (and closes it)."""
+def create_app(engine: Engine, *, owns_engine: bool = False) -> FastAPI:
+    """The service over ``engine``. The caller owns the engine (and closes it), unless
+    ``owns_engine``: then the app closes it when it shuts down (a serving worker's app)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,6 +193,8 @@ def create_app(engine: Engine) -> FastAPI:
         yield
         if watcher is not None:
             watcher.cancel()
+        if owns_engine:
+            engine.close()
 
     app = FastAPI(
         title="shelf",

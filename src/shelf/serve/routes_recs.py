@@ -78,7 +78,7 @@ def user_recommendations(
     service = service_of(request)
     # The models know users by their pseudonym, as the store does.
     answer = service.for_you(
-        request.app.state.engine.user_key(user_id),
+        request.app.state.engine.live_user(user_id),  # synced with the other workers
         n,
         exclude=[e for e in exclude.split(",") if e],
         category=category,
@@ -95,6 +95,7 @@ def similar_items(
 ) -> RecListOut:
     """Items similar to this one."""
     service = service_of(request)
+    request.app.state.engine.sync_items()
     return _out(service, service.similar(item_id, n))
 
 

@@ -75,7 +75,13 @@ def search(
         message = str(error["msg"]).removeprefix("Value error, ")
         field, _, reason = message.partition(": ")
         raise ValidationError(reason or message, field=field if reason else None) from None
-    return _service(request).search(
+    service = _service(request)
+    engine = request.app.state.engine
+    if user_id:
+        engine.live_user(user_id)  # other workers' events and items, before personalising
+    else:
+        engine.sync_items()
+    return service.search(
         q,
         filters=filters,
         sort=sort,

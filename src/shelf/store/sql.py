@@ -51,6 +51,7 @@ items_table = sa.Table(
 )
 sa.Index("ix_items_brand", items_table.c.brand)
 sa.Index("ix_items_category_path", items_table.c.category_path)
+items_updated_index = sa.Index("ix_items_updated_at", items_table.c.updated_at_ms)
 
 users_table = sa.Table(
     "users",
@@ -72,6 +73,9 @@ events_table = sa.Table(
     sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
     sa.Column("session_id", sa.String(256)),
     sa.Column("query", sa.Text),
+    # Ids are never reused, even after the newest events are deleted: serving workers tail
+    # the table by id (Engine.sync_live), so a reused id would be an event nobody sees.
+    sqlite_autoincrement=True,
 )
 
 meta_table = sa.Table(
@@ -118,6 +122,27 @@ def _item_row(item: Item, now_ms: int) -> dict[str, Any]:
         "created_at_ms": _ms(item.created_at),
         "updated_at_ms": now_ms,
     }
+
+
+def _sqlite_events_autoincrement(conn: Connection) -> None:
+    """Rebuild an events table made before ids were AUTOINCREMENT (one transaction)."""
+    sql = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).scalar()
+    if not sql or "AUTOINCREMENT" in str(sql).upper():
+        return
+    conn.exec_driver_sql("ALTER TABLE events RENAME TO events_before_autoincrement")
+    for (name,) in conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        "AND tbl_name = 'events_before_autoincrement'"
+    ).all():
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    events_table.create(conn)
+    columns = ", ".join(c.name for c in events_table.columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM events_before_autoincrement"
+    )
+    conn.exec_driver_sql("DROP TABLE events_before_autoincrement")
 
 
 def _row_item(row: Any) -> Item:
@@ -171,6 +196,11 @@ class SQLStore:
         try:
             self.engine: Engine = self._create_engine(url)
             metadata.create_all(self.engine)
+            # added after the first release (create_all skips existing tables)
+            items_updated_index.create(self.engine, checkfirst=True)
+            if self.engine.dialect.name == "sqlite":
+                with self.engine.begin() as conn:
+                    _sqlite_events_autoincrement(conn)
             with self.engine.begin() as conn:
                 self._check_schema(conn)
         except SQLAlchemyError as exc:
@@ -426,6 +456,48 @@ class SQLStore:
         )
         with self.engine.connect() as conn:
             return {str(item): int(n) for item, n in conn.execute(query)}
+
+    # -- tailing, for every serving process to see the writes of the others -----------------
+    def last_event_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(events_table.c.id))).scalar() or 0)
+
+    def events_after(
+        self, after_id: int, limit: int = 10_000
+    ) -> list[tuple[int, str, str | None, str]]:
+        """(id, user_key, item_id, type) of the events stored after ``after_id``, in id order.
+
+        On SQLite ids follow commit order (one writer at a time), so a reader that remembers
+        the last id it saw misses nothing. On PostgreSQL a transaction holding lower ids can
+        commit after a higher one, so tailing by id is not exact there (``Engine`` tails only
+        SQLite).
+        """
+        c = events_table.c
+        query = (
+            sa.select(c.id, c.user_key, c.item_id, c.type)
+            .where(c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), str(u), it, str(t)) for i, u, it, t in conn.execute(query)]
+
+    def items_changed_since(self, since_ms: int, limit: int = 10_000) -> list[tuple[int, Item]]:
+        """(write time in ms, item) of the items written at or after ``since_ms``, oldest
+        first."""
+        query = (
+            items_table.select()
+            .where(items_table.c.updated_at_ms >= since_ms)
+            .order_by(items_table.c.updated_at_ms, items_table.c.item_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(int(r.updated_at_ms), _row_item(r)) for r in conn.execute(query)]
+
+    def has_user(self, user_key: str) -> bool:
+        query = sa.select(users_table.c.user_key).where(users_table.c.user_key == user_key)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def user_events(self, user_key: str, limit: int = 200) -> list[StoredEvent]:
         query = (
