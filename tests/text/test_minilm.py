@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,10 +61,15 @@ def onnx_minilm(minilm: CachedEncoder, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_int8_query_vectors_agree_with_the_float_model(
-    minilm: CachedEncoder, onnx_minilm: MiniLMEncoder
+    minilm: CachedEncoder,
+    onnx_minilm: MiniLMEncoder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     floats = minilm.encoder.encode(QUERIES)
+    monkeypatch.chdir(tmp_path)  # the first query exports the model; nothing lands in the cwd
     int8 = np.stack([onnx_minilm.encode_query(q) for q in QUERIES])
+    assert list(tmp_path.iterdir()) == []
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, rtol=1e-5)
     cosines = (floats * int8).sum(axis=1)
     assert cosines.min() > 0.97, cosines
