@@ -44,6 +44,15 @@ def read_queries(path: Path | None) -> list[str]:
         return [row["query"] for row in reader if row.get("query")]
 
 
+def read_users(path: Path | None) -> list[str]:
+    """User ids from the first column of a sequences file: users with a history, so the
+    recommendation requests run the personal model (unknown users get the cheap trending list)."""
+    if path is None:
+        return []
+    with path.open() as handle:
+        return [line.split(maxsplit=1)[0] for line in handle if line.strip()]
+
+
 async def sample_ids(client: httpx.AsyncClient, n: int) -> list[str]:
     response = await client.get("/items", params={"limit": min(n, 200)})
     response.raise_for_status()
@@ -51,7 +60,13 @@ async def sample_ids(client: httpx.AsyncClient, n: int) -> list[str]:
 
 
 async def drive(
-    base: str, route: str, concurrency: int, seconds: float, queries: list[str], items: list[str]
+    base: str,
+    route: str,
+    concurrency: int,
+    seconds: float,
+    queries: list[str],
+    items: list[str],
+    users: list[str],
 ) -> dict[str, object]:
     rng = random.Random(concurrency)
     latencies: list[float] = []
@@ -64,7 +79,8 @@ async def drive(
         if route == "search":
             return "GET", "/search", {"q": rng.choice(queries)}, None
         if route == "recommendations":
-            return "GET", f"/users/load-user-{rng.randrange(5000)}/recommendations", {"n": 10}, None
+            user = rng.choice(users) if users else f"load-user-{rng.randrange(5000)}"
+            return "GET", f"/users/{user}/recommendations", {"n": 10}, None
         event = {
             "user_id": f"load-user-{rng.randrange(5000)}",
             "item_id": rng.choice(items),
@@ -108,13 +124,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     if not (host == "localhost" or host.startswith("127.") or host == "::1"):
         raise SystemExit("load tests only target loopback addresses")
     queries = read_queries(args.queries)
+    users = read_users(args.users_from)
     async with httpx.AsyncClient(base_url=args.base, timeout=30) as client:
         items = await sample_ids(client, 200)
         stats = (await client.get("/stats")).json()
     rows = []
     for route in args.routes:
         for level in args.concurrency:
-            row = await drive(args.base, route, level, args.seconds, queries, items)
+            row = await drive(args.base, route, level, args.seconds, queries, items, users)
             print(row, flush=True)
             rows.append(row)
     return {
@@ -125,6 +142,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             "load_avg": os.getloadavg(),
         },
         "server": {"base": args.base, "workers": args.server_workers, "store": stats.get("stats")},
+        "users": "from " + str(args.users_from) if users else "unknown users (trending answers)",
         "results": rows,
     }
 
@@ -133,6 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="http://127.0.0.1:8000")
     parser.add_argument("--queries", type=Path, default=None)
+    parser.add_argument(
+        "--users-from", type=Path, default=None, help="sequences.txt whose users to ask for."
+    )
     parser.add_argument("--routes", nargs="+", default=["search", "recommendations", "events"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=15.0)

@@ -65,7 +65,7 @@ class Engine:
     def build_search(self, *, show_progress: bool = False) -> SearchService | None:
         """A search service over every stored item (embeddings come from the on-disk cache)."""
         from shelf.search.rank import load_ranker
-        from shelf.search.service import SearchService, load_query_model
+        from shelf.search.service import SearchService, load_query_log, load_query_model
 
         items = list(self.store.iter_items())
         if not items:
@@ -79,6 +79,7 @@ class Engine:
             show_progress=show_progress,
         )
         service.set_query_model(load_query_model(ranker_dir))  # from `shelf search-train`
+        service.set_query_log(load_query_log(ranker_dir))
         service.set_popularity({k: float(v) for k, v in self.store.item_event_counts().items()})
         if self.recs is not None:
             service.personalizer = self._personalize

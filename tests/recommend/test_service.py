@@ -92,7 +92,12 @@ def test_similar_and_bought_together(service: RecommendService) -> None:
 
 def test_routes(service: RecommendService) -> None:
     app = FastAPI()
-    app.state.engine = SimpleNamespace(recs=service, user_key=lambda user: user)
+    app.state.engine = SimpleNamespace(
+        recs=service,
+        user_key=lambda user: user,
+        live_user=lambda user: user,
+        sync_items=lambda **_: 0,
+    )
     app.include_router(router)
     client = TestClient(app)
     body = client.get("/users/u0-0-0/recommendations", params={"n": 3}).json()

@@ -19,7 +19,9 @@ def client(service: SearchService) -> Iterator[TestClient]:
     app = FastAPI()
     install(app)
     app.include_router(router)
-    app.state.engine = SimpleNamespace(search=service)
+    app.state.engine = SimpleNamespace(
+        search=service, sync_items=lambda **_: 0, live_user=lambda user: user
+    )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

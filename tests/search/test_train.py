@@ -11,6 +11,7 @@ import pytest
 
 import shelf.search.train as train_module
 from shelf.catalog import Item
+from shelf.search.features import FEATURE_NAMES
 from shelf.search.service import QUERY_MODEL_FILE, SearchConfig, SearchService
 from shelf.search.train import TuneSettings, fine_tune_query_encoder, kfold_ids, train_search
 from shelf.text.encoder import CachedEncoder, l2_normalise, load_encoder
@@ -75,6 +76,18 @@ def test_inner_folds_never_encode_a_query_with_a_model_tuned_on_it(
     monkeypatch.setattr(train_module, "export_int8", fake_export)
     monkeypatch.setattr(train_module, "OnnxQueryModel", FakeQueryModel)
     service = SearchService.build(catalog(), encoder=FakeMiniLM(), show_progress=False)
+    real_prepare = service.prepare
+    prepared_with_log: list[str] = []
+
+    def checked_prepare(understood: Any, *args: Any, **kwargs: Any) -> Any:
+        log = service.query_log
+        assert log is not None
+        logged = {t for texts in log.entries.values() for t in texts}
+        assert understood.text not in logged, f"{understood.text!r} met its own judgements"
+        prepared_with_log.append(understood.text)
+        return real_prepare(understood, *args, **kwargs)
+
+    monkeypatch.setattr(service, "prepare", checked_prepare)
     trained = train_search(
         service,
         QUERIES,
@@ -90,6 +103,11 @@ def test_inner_folds_never_encode_a_query_with_a_model_tuned_on_it(
     assert trained.query_model is not None and trained.query_model.path.name == QUERY_MODEL_FILE
     assert not list(tmp_path.glob("inner-*"))  # cross-fit models are not kept
     assert trained.info["tuned"] is True
+    assert len(prepared_with_log) == len(QUERIES)  # every training row was cross-fitted
+    assert trained.query_log is not None and service.query_log is None  # restored
+    assert set(trained.query_log.entries) == {
+        i for q in QRELS.values() for i, r in q.items() if r >= 2
+    }
 
 
 def test_untuned_training_with_another_encoder_says_so() -> None:
@@ -102,7 +120,7 @@ def test_untuned_training_with_another_encoder_says_so() -> None:
         ranker_params={"n_estimators": 5, "min_child_samples": 1},
         log=messages.append,
     )
-    assert trained.query_model is None and trained.info == {"tuned": False}
+    assert trained.query_model is None and trained.info["tuned"] is False
     assert any("not tuned" in m for m in messages)
 
 
@@ -173,3 +191,26 @@ def test_a_saved_index_serves_its_tuned_query_model(
     assert [h.item_id for h in loaded.search("cordless drill").items] == [
         h.item_id for h in service.search("cordless drill").items
     ]
+
+
+def test_query_log_finds_items_by_the_words_customers_used(tmp_path: Path) -> None:
+    from shelf.search.querylog import QueryLog
+    from shelf.search.service import load_query_log, save_query_log
+
+    service = SearchService.build(catalog(), encoder=HashingEncoder(), show_progress=False)
+    vocabulary = "telly"  # no title, brand or category says it
+    assert service.prepare(service.understand(vocabulary)).docs.size == 0
+    log = QueryLog.from_judgements({"a": "telly", "b": "fridge"}, {"a": {"9": 3.0, "1": 1.0}})
+    assert log.entries == {"9": ["telly"]}  # an irrelevant judgement adds nothing
+    service.set_query_log(log)
+    prepared = service.prepare(service.understand(vocabulary))
+    assert [service.items[d].item_id for d in prepared.docs] == ["9"]
+    col = prepared.features[:, FEATURE_NAMES.index("querylog_bm25")]
+    assert col[0] > 0
+    save_query_log(log, tmp_path)
+    loaded = load_query_log(tmp_path)
+    assert loaded is not None and loaded.entries == log.entries
+    # items added later get an empty field, and the log still scores
+    service.add_items([Item(item_id="new", title="Telescope")])
+    again = service.prepare(service.understand(vocabulary))
+    assert [service.items[d].item_id for d in again.docs] == ["9"]

@@ -164,6 +164,7 @@ def evaluate_search(
     latency_queries: int | None = 500,
     ranker_params: Mapping[str, Any] | None = None,
     tune_encoder: bool = True,
+    query_log: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the protocol; returns the metrics document (see the module docstring)."""
@@ -215,6 +216,7 @@ def evaluate_search(
 
     def with_query_model(trained: TrainedSearch | None, qid: str) -> float:
         service.set_query_model(None if trained is None else trained.query_model)
+        service.set_query_log(None if trained is None else trained.query_log)
         return timed_with(lambda _q: linear if trained is None else trained.ranker, qid)
 
     results: dict[str, dict[str, Any]] = {}
@@ -234,6 +236,7 @@ def evaluate_search(
                 train_queries,
                 train_qrels,
                 tune_encoder=tune_encoder,
+                query_log=query_log,
                 ranker_params=ranker_params,
                 log=log,
             )
@@ -253,22 +256,27 @@ def evaluate_search(
                     train,
                     qrels,
                     tune_encoder=tune_encoder,
+                    query_log=query_log,
                     ranker_params=ranker_params,
-                    prepared=prepared,
                     log=log,
                 )
                 fold_plan.append((fold, trained))
             training = {"mode": f"{folds}-fold cross-validation by query id", "seed": seed}
         for fold, trained in fold_plan:
             trained_of.update(dict.fromkeys(fold, trained))
-            if trained.query_model is not None:
-                # the fold's queries, encoded by the query model tuned without them
+            if trained.query_model is not None or trained.query_log is not None:
+                # the fold's queries, with the query model and query log learned without them
+                service.set_query_model(trained.query_model)
+                service.set_query_log(trained.query_log)
                 for qid in fold:
                     u = understood[qid]
-                    vector = trained.query_model.encode_query(u.text) if u.text.strip() else None
+                    vector = service.query_vector(u.text, cached=False)
                     ltr_prepared[qid] = service.prepare(u, query_vector=vector)
+        service.set_query_model(None)
+        service.set_query_log(None)
         tuned = any(t.query_model is not None for _, t in fold_plan)
         training["query_encoder"] = "fine-tuned per fold (int8 ONNX)" if tuned else "as indexed"
+        training["query_log"] = "from training queries" if query_log else "off"
         runs["ltr"] = (trained_of.__getitem__, ltr_prepared)
 
     for name, (trained_for, prepared_for) in runs.items():
@@ -280,10 +288,12 @@ def evaluate_search(
             rankings[qid] = _top_ids(service, prep.docs, np.asarray(scores))
         for model in {id(trained_for(q)): trained_for(q) for q in sample}.values():
             service.set_query_model(None if model is None else model.query_model)
-            for q in WARMUP_QUERIES:  # loads each fold's ONNX session before timing
-                service.query_vector(q, cached=False)
+            service.set_query_log(None if model is None else model.query_log)
+            for q in WARMUP_QUERIES:  # loads each fold's ONNX session and query log first
+                service.score(service.prepare(service.understand(q)))
         times = [with_query_model(trained_for(qid), qid) for qid in sample]
         service.set_query_model(None)
+        service.set_query_log(None)
         results[name] = {**evaluate_rankings(rankings, qrels), **latency_summary(times)}
         log(f"{name}: {results[name]}")
 

@@ -148,6 +148,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         tune_encoder: bool = typer.Option(
             True, help="Also fine-tune the query encoder on the judged queries."
         ),
+        query_log: bool = typer.Option(
+            True, help="Expand items with the judged queries they answered."
+        ),
     ) -> None:
         """Train the re-ranker (and the query encoder) on judged queries and save them."""
         from rich.progress import Progress
@@ -169,6 +172,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                     load_queries(queries),
                     load_qrels(qrels),
                     tune_encoder=tune_encoder,
+                    query_log=query_log,
                     log=bars.console.print,
                     progress=bar,
                 )
@@ -200,6 +204,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         tune_encoder: bool = typer.Option(
             True, help="ltr: fine-tune the query encoder on each fold's training queries."
         ),
+        query_log: bool = typer.Option(
+            True, help="ltr: expand items with the training queries they answered."
+        ),
     ) -> None:
         """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
         set_threads(threads)
@@ -226,6 +233,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 config=_config_with(query_backend=query_backend),
                 baselines=not no_baselines,
                 tune_encoder=tune_encoder,
+                query_log=query_log,
                 latency_queries=latency_queries or None,
                 log=lambda msg: typer.echo(msg, err=True),
             )
@@ -238,6 +246,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             "train_queries": str(train_queries) if train_queries else None,
             "pipeline": pipeline,
             "tune_encoder": tune_encoder,
+            "query_log": query_log,
             "folds": folds,
             "seed": seed,
         }

@@ -59,6 +59,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "word_coverage",
     "prf_cos",
     "prf_cos_rel",
+    "querylog_bm25",
+    "log_querylog_rank",
 )
 MISSING_RANK = 1000
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -98,6 +100,8 @@ class CandidateData:
     brand_match: np.ndarray
     attribute_match: np.ndarray
     popularity: np.ndarray
+    querylog_scores: np.ndarray  # BM25 against the queries each item answered (query log)
+    querylog_rank: np.ndarray
 
 
 def longest_true_run(flags: np.ndarray) -> np.ndarray:
@@ -172,6 +176,8 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
     out[:, c["word_coverage"]] = data.word_coverage
     out[:, c["prf_cos"]] = data.prf_cos
     out[:, c["prf_cos_rel"]] = data.prf_cos - float(data.prf_cos.max())
+    out[:, c["querylog_bm25"]] = data.querylog_scores
+    out[:, c["log_querylog_rank"]] = np.log1p(data.querylog_rank)
     return out
 
 

@@ -46,6 +46,7 @@ from shelf.search.lexical import (
     char_trigrams,
     top_k,
 )
+from shelf.search.querylog import K_QUERYLOG, QueryLog
 from shelf.search.rank import LambdaMARTRanker, LinearRanker, load_ranker
 from shelf.search.spelling import SpellingCorrector
 from shelf.search.understand import (
@@ -64,6 +65,7 @@ PRF_DEPTH = 10  # lexical results averaged for the feedback vector
 MAX_PAGE_SIZE = 100
 QUERY_LRU_SIZE = 4096
 QUERY_MODEL_FILE = "query-encoder-int8.onnx"  # a tuned query encoder, beside its ranker
+QUERY_LOG_FILE = "query-log.json"  # item id -> the judged queries it answered
 
 
 class QueryModel(Protocol):
@@ -166,6 +168,7 @@ class SearchService:
         self._positions: dict[str, int] = {}
         self._attr_sets: list[set[str]] = []
         self.query_model: QueryModel | None = None
+        self.query_log: QueryLog | None = None
         self._query_lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
 
@@ -203,6 +206,10 @@ class SearchService:
         with self._query_lock:
             self.query_model = model
             self._query_lru.clear()
+
+    def set_query_log(self, log: QueryLog | None) -> None:
+        """Search the queries each item answered too (see :mod:`shelf.search.querylog`)."""
+        self.query_log = log
 
     def indexed(self, item_id: str) -> bool:
         """Whether ``item_id`` is in the index."""
@@ -335,7 +342,15 @@ class SearchService:
         if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
             dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
             dense_top = dense_top[sims >= cfg.dense_min_cos]
-        docs = np.unique(np.concatenate([lex_top, dense_top])).astype(np.int64)
+        n_items = len(self.items)
+        log = self.query_log
+        if log is not None:
+            log_scores = log.scores(understood.terms, self._positions, n_items, self.analyzer)
+            log_top = top_k(log_scores, K_QUERYLOG, mask)
+        else:
+            log_scores = np.zeros(n_items, dtype=np.float32)
+            log_top = np.zeros(0, dtype=np.int64)
+        docs = np.unique(np.concatenate([lex_top, dense_top, log_top])).astype(np.int64)
         if query_vector is not None and self.dense is not None:
             cos = self.dense.cosine(query_vector, docs)
         else:
@@ -347,7 +362,6 @@ class SearchService:
             synonym_terms=understood.synonym_terms,
             corrected=bool(understood.corrections),
         )
-        n_items = len(self.items)
         q_bigrams = bigram_tokens(understood.terms)
         data = CandidateData(
             lex_scores=lex[docs],
@@ -369,6 +383,8 @@ class SearchService:
             brand_match=self._brand_match(understood.brands, docs),
             attribute_match=self._attribute_match(understood.attributes, docs),
             popularity=self.columns.popularity[docs],
+            querylog_scores=log_scores[docs],
+            querylog_rank=rank_positions(docs, log_top, n_items),
         )
         features = compute_features(ctx, data)
         return Prepared(understood, docs, features, query_vector, encode_s)
@@ -586,6 +602,7 @@ class SearchService:
             tuned.write_bytes(Path(source).read_bytes())
         elif source is None:
             tuned.unlink(missing_ok=True)
+        save_query_log(self.query_log, path / "ranker")
 
     @classmethod
     def load(
@@ -620,6 +637,7 @@ class SearchService:
         else:
             service._add(items, show_progress=show_progress)
         service.set_query_model(load_query_model(path / "ranker"))
+        service.set_query_log(load_query_log(path / "ranker"))
         return service
 
 
@@ -627,6 +645,29 @@ def load_query_model(ranker_dir: Path) -> OnnxQueryModel | None:
     """The tuned query encoder saved beside a ranker (``shelf search-train``), if any."""
     path = ranker_dir / QUERY_MODEL_FILE
     return OnnxQueryModel(path) if path.exists() else None
+
+
+def save_query_log(log: QueryLog | None, ranker_dir: Path) -> None:
+    """Write (or, with None, remove) ``query-log.json`` beside a ranker."""
+    path = ranker_dir / QUERY_LOG_FILE
+    if log is None:
+        path.unlink(missing_ok=True)
+        return
+    ranker_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(log.entries, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_query_log(ranker_dir: Path) -> QueryLog | None:
+    """The query log saved beside a ranker (``shelf search-train``), if any."""
+    path = ranker_dir / QUERY_LOG_FILE
+    if not path.exists():
+        return None
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, dict):
+        raise ArtifactError(f"{path}: not an object of item id to queries")
+    return QueryLog(entries)
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:

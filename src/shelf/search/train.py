@@ -35,8 +35,9 @@ import numpy as np
 
 from shelf.errors import ConfigError, ValidationError
 from shelf.search.features import FEATURE_NAMES
+from shelf.search.querylog import QueryLog
 from shelf.search.rank import LambdaMARTRanker, relevance_labels
-from shelf.search.service import QUERY_MODEL_FILE, Prepared, SearchService
+from shelf.search.service import QUERY_MODEL_FILE, Prepared, SearchService, save_query_log
 from shelf.text.encoder import OnnxQueryModel, export_int8
 
 
@@ -60,6 +61,7 @@ class TrainedSearch:
 
     ranker: LambdaMARTRanker
     query_model: OnnxQueryModel | None = None
+    query_log: QueryLog | None = None
     info: dict[str, Any] = field(default_factory=dict)
     workspace: Any = None  # a temporary folder holding the query model, kept alive with it
 
@@ -72,10 +74,12 @@ class TrainedSearch:
                 target.write_bytes(self.query_model.path.read_bytes())
         else:
             target.unlink(missing_ok=True)  # a stale model would not match this ranker
+        save_query_log(self.query_log, path)
 
     def attach(self, service: SearchService) -> None:
         service.ranker = self.ranker
         service.set_query_model(self.query_model)
+        service.set_query_log(self.query_log)
 
 
 def training_rows(
@@ -85,17 +89,19 @@ def training_rows(
     *,
     max_rank: int = 80,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, group sizes) of the candidates in the top ``max_rank`` of either
+    """(features, labels, group sizes) of the candidates in the top ``max_rank`` of any
     retriever, for the queries with at least one relevant judged candidate."""
     lex_col = FEATURE_NAMES.index("log_lex_rank")
     dense_col = FEATURE_NAMES.index("log_dense_rank")
+    log_col = FEATURE_NAMES.index("log_querylog_rank")
     limit = np.log1p(max_rank)
     feats, labels, groups = [], [], []
     for qid, prep in prepared.items():
         judged = qrels.get(qid, {})
         if not judged or len(prep.docs) == 0:
             continue
-        keep = (prep.features[:, lex_col] < limit) | (prep.features[:, dense_col] < limit)
+        ranks = prep.features[:, [lex_col, dense_col, log_col]]
+        keep = (ranks < limit).any(axis=1)
         ids = [service.items[d].item_id for d in prep.docs[keep].tolist()]
         rel = np.array([judged.get(i, 1.0) for i in ids], dtype=np.float64)
         y = relevance_labels(rel)
@@ -218,78 +224,93 @@ def train_search(
     qrels: Mapping[str, Mapping[str, float]],
     *,
     tune_encoder: bool = True,
+    query_log: bool = True,
     inner_folds: int = 2,
     settings: TuneSettings = TuneSettings(),
     ranker_params: Mapping[str, Any] | None = None,
-    prepared: Mapping[str, Prepared] | None = None,
     work_dir: Path | None = None,
     log: Callable[[str], None] = lambda _msg: None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> TrainedSearch:
-    """Train on judged ``queries``: the tuned query encoder (when ``tune_encoder`` and the
-    service has a vector index), then LambdaMART on cross-fitted features.
+    """Train on judged ``queries``: the query-log field and the tuned query encoder (each
+    when asked and possible), then LambdaMART on cross-fitted features.
 
-    ``prepared`` (features computed with the service's own query encoder) is reused when the
-    encoder is not tuned. ``work_dir`` keeps the ONNX files (default: a new temporary folder
-    that lives as long as the returned model). ``progress(label, total)`` returns a step
-    callback, for progress bars.
+    ``work_dir`` keeps the ONNX files (default: a new temporary folder that lives as long as
+    the returned model). ``progress(label, total)`` returns a step callback, for bars. The
+    service's own query model and query log are put back as they were.
     """
     qids = sorted(queries)
     understood = {qid: service.understand(queries[qid]) for qid in qids}
+    texts = {qid: u.text for qid, u in understood.items()}
     params = {"random_state": settings.seed, **(ranker_params or {})}
     encoder_name = getattr(service.encoder, "name", None)
     tune = tune_encoder and service.dense is not None and encoder_name == "minilm"
     if tune_encoder and not tune:
         log(f"query encoder not tuned: tuning needs the MiniLM index (encoder {encoder_name!r})")
-    if not tune:
-        if prepared is None:
-            prepared = {qid: service.prepare(u) for qid, u in understood.items()}
-        x, y, g = training_rows(service, {q: prepared[q] for q in qids if q in prepared}, qrels)
-        return TrainedSearch(LambdaMARTRanker(**params).fit(x, y, g), None, {"tuned": False})
-
-    assert service.dense is not None
-    if work_dir is None:
+    holder = None
+    if tune and work_dir is None:
         holder = tempfile.TemporaryDirectory(prefix="shelf-tune-")
         work_dir = Path(holder.name)
-    else:
-        holder = None
-    work_dir.mkdir(parents=True, exist_ok=True)
-    item_vectors = service.dense.vectors
-    texts = {qid: u.text for qid, u in understood.items()}
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
     targets = dict(zip(qids, _targets(service, qids, qrels), strict=True))
 
     def tuned_model(train_ids: Sequence[str], path: Path, label: str) -> OnnxQueryModel:
+        assert service.dense is not None
         step = progress(label, settings.epochs * len(train_ids)) if progress else None
         model = fine_tune_query_encoder(
             [texts[q] for q in train_ids],
             [targets[q] for q in train_ids],
-            item_vectors,
+            service.dense.vectors,
             settings,
             on_step=step,
         )
         export_int8(model, path)
         return OnnxQueryModel(path)
 
-    vectors: dict[str, np.ndarray | None] = {}
-    parts = kfold_ids(qids, inner_folds, settings.seed)
-    for k, held in enumerate(parts):
-        held_set = set(held)
-        inner = tuned_model(
-            [q for q in qids if q not in held_set],
-            work_dir / f"inner-{k}.onnx",
-            f"tuning query encoder (cross-fit {k + 1}/{inner_folds})",
-        )
-        for qid in held:
-            vectors[qid] = inner.encode_query(texts[qid]) if texts[qid].strip() else None
-        log(f"cross-fit part {k + 1}/{inner_folds}: {len(held)} queries encoded")
-    rows_prepared = {
-        qid: service.prepare(u, query_vector=vectors[qid]) for qid, u in understood.items()
-    }
+    # Cross-fitting: each part's training rows come from a query encoder and a query log
+    # that never saw that part's judgements.
+    saved_model, saved_log = service.query_model, service.query_log
+    rows_prepared: dict[str, Prepared] = {}
+    try:
+        for k, held in enumerate(kfold_ids(qids, inner_folds, settings.seed)):
+            held_set = set(held)
+            others = [q for q in qids if q not in held_set]
+            if tune:
+                assert work_dir is not None
+                model: OnnxQueryModel | None = tuned_model(
+                    others,
+                    work_dir / f"inner-{k}.onnx",
+                    f"tuning query encoder (cross-fit {k + 1}/{inner_folds})",
+                )
+                service.set_query_model(model)
+            if query_log:
+                service.set_query_log(
+                    QueryLog.from_judgements({q: texts[q] for q in others}, qrels)
+                )
+            for qid in held:
+                rows_prepared[qid] = service.prepare(
+                    understood[qid], query_vector=service.query_vector(texts[qid], cached=False)
+                )
+            log(f"cross-fit part {k + 1}/{inner_folds}: {len(held)} queries prepared")
+    finally:
+        service.set_query_model(saved_model)
+        service.set_query_log(saved_log)
     x, y, g = training_rows(service, rows_prepared, qrels)
     ranker = LambdaMARTRanker(**params).fit(x, y, g)
     log(f"re-ranker trained on {len(g)} queries, {len(y)} rows")
-    final = tuned_model(qids, work_dir / QUERY_MODEL_FILE, "tuning query encoder (all queries)")
-    for k in range(inner_folds):
-        (work_dir / f"inner-{k}.onnx").unlink(missing_ok=True)
-    info = {"tuned": True, "inner_folds": inner_folds, "settings": settings.__dict__}
-    return TrainedSearch(ranker, final, info, workspace=holder)
+    final = None
+    if tune:
+        assert work_dir is not None
+        final = tuned_model(qids, work_dir / QUERY_MODEL_FILE, "tuning query encoder (all)")
+        for k in range(inner_folds):
+            (work_dir / f"inner-{k}.onnx").unlink(missing_ok=True)
+    full_log = QueryLog.from_judgements(texts, qrels) if query_log else None
+    info = {
+        "tuned": tune,
+        "query_log_items": len(full_log) if full_log is not None else 0,
+        "inner_folds": inner_folds,
+    }
+    if tune:
+        info["settings"] = settings.__dict__
+    return TrainedSearch(ranker, final, full_log, info, workspace=holder)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Serve a data directory with N workers on 127.0.0.1, drive it with benchmarks/load_bench.py
+# from a second process, record the JSON, stop the server.
+#
+#   benchmarks/load_serve.sh DATA_DIR WORKERS OUT.json [load_bench.py options...]
+#
+# Home Depot catalog (search and event posting; no behaviour data, so no recommender):
+#   shelf --data-dir /tmp/hd import products ../shared/data/homedepot-search/products.jsonl
+#   shelf --data-dir /tmp/hd search-train --products ../shared/data/homedepot-search/products.jsonl \
+#       --queries ../shared/data/homedepot-search/queries-dev.tsv \
+#       --qrels ../shared/data/homedepot-search/qrels-dev.tsv --out /tmp/hd/index/ranker
+#   benchmarks/load_serve.sh /tmp/hd 2 benchmarks/results/load-homedepot.json \
+#       --queries ../shared/data/homedepot-search/queries-dev.tsv --routes search events
+# Demo catalog (after `shelf --data-dir /tmp/demo demo --no-serve`):
+#   benchmarks/load_serve.sh /tmp/demo 2 benchmarks/results/load-scientific.json \
+#       --users-from ../shared/data/amazon-scientific/sequences.txt
+set -euo pipefail
+data_dir=$1 workers=$2 out=$3
+shift 3
+port=${PORT:-8790}
+venv=${VENV:-.venv}
+log=$(mktemp)
+SHELF_RELOAD_SECONDS=0 "$venv/bin/shelf" --data-dir "$data_dir" serve --port "$port" \
+    --workers "$workers" >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+# every worker must be up: /health answers as soon as one is, so wait for the log lines
+for _ in $(seq 600); do
+    ready=$(grep -c "Application startup complete" "$log" || true)
+    [ "$ready" -ge "$workers" ] && break
+    kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 1
+done
+echo "server up with $workers worker(s) on port $port"
+"$venv/bin/python" benchmarks/load_bench.py --base "http://127.0.0.1:$port" \
+    --server-workers "$workers" --out "$out" "$@"
