@@ -207,7 +207,14 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
     from shelf.serve import create_app
 
     console.print(f"serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(create_app(engine), host=settings.host, port=settings.port, log_level="info")
+    # access_log off: every request is already logged as one JSON line (shelf.access)
+    uvicorn.run(
+        create_app(engine),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def serve_workers(settings: Settings) -> None:
@@ -219,13 +226,17 @@ def serve_workers(settings: Settings) -> None:
         f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
         "(each builds its search index and loads the recommenders)"
     )
+    from shelf.serve.worker import NoDelayHttp
+
     uvicorn.run(
         "shelf.serve.worker:app",
         factory=True,
+        http=NoDelayHttp,
         workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level="info",
+        access_log=False,
     )
 
 
@@ -239,7 +250,10 @@ def serve(
     ctx: typer.Context, host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = None
 ) -> None:
     """Serve the HTTP API (and the web page) over the store."""
+    from shelf.serve.worker import serving_threads
+
     settings = settings_from(ctx, host=host, port=port, workers=workers)
+    serving_threads()  # set before the workers start, so they inherit it
     if settings.workers > 1:
         if not settings.store_url.startswith("sqlite"):
             console.print(

@@ -6,9 +6,13 @@ one worker reaches the others.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shelf.config import load_settings
 from shelf.engine import Engine
@@ -17,8 +21,49 @@ from shelf.serve.app import create_app
 log = logging.getLogger("shelf.serve")
 
 
+class NoDelayHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with Nagle's algorithm off on every connection.
+
+    With ``workers > 1`` uvicorn binds the listening socket itself as ``socket(family, type)``,
+    protocol number 0, and asyncio only sets TCP_NODELAY on sockets whose protocol is
+    IPPROTO_TCP. Every keep-alive response then waited for the client's delayed ACK: 40 ms
+    added to each request (measured: a search took 60 ms over a reused connection, 20 ms over
+    a fresh one).
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def serving_threads() -> None:
+    """One compute thread per serving process, and no spinning.
+
+    A request is a few milliseconds of work; parallelism comes from workers, one per core.
+    OpenMP's default (a thread per core, spin-waiting after each parallel region, as faiss and
+    torch use it) made two workers on 2 cores fight: a one-event POST took 52 ms instead of 6.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover - search extra not installed
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - recommend extra not installed
+        pass
+
+
 def app() -> FastAPI:
     """Build one worker's engine and app (called by uvicorn in the worker process)."""
+    serving_threads()
     settings = load_settings()
     engine = Engine(settings)
     try:
