@@ -19,24 +19,7 @@ from shelf.evaluate.search_protocol import (
 )
 from shelf.search.train import kfold_ids
 
-from .conftest import CATALOG, HashingEncoder
-
-QUERIES = {
-    "q1": "refrigerator",
-    "q2": "cordless drill",
-    "q3": "door hinge",
-    "q4": "samsung tv",
-    "q5": "leather sofa",
-    "q6": "drill driver",
-}
-QRELS = {
-    "q1": {"1": 3.0, "2": 2.67},
-    "q2": {"3": 3.0, "4": 2.33, "5": 2.0},
-    "q3": {"7": 3.0, "8": 1.33},
-    "q4": {"9": 3.0, "1": 1.0},
-    "q5": {"6": 3.0, "10": 2.0},
-    "q6": {"4": 3.0, "3": 2.0},
-}
+from .conftest import CATALOG, QRELS, QUERIES, HashingEncoder
 
 
 def write_files(root: Path, queries: dict[str, str], qrels: dict[str, dict[str, float]]) -> None:

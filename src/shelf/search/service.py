@@ -17,9 +17,7 @@ matches among the ``k_lexical`` best and the ``k_dense`` nearest items.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +53,13 @@ from shelf.search.understand import (
     SynonymMap,
     UnderstoodQuery,
 )
-from shelf.text.encoder import CachedEncoder, Encoder, OnnxQueryModel, load_encoder
+from shelf.text.encoder import (
+    CachedEncoder,
+    Encoder,
+    OnnxQueryModel,
+    VectorLRU,
+    load_encoder,
+)
 from shelf.text.tokenize import Analyzer
 
 # (user_id, item ids, scores) -> new scores. The recommendation stage provides one.
@@ -134,7 +138,6 @@ class Prepared:
     docs: np.ndarray
     features: np.ndarray
     query_vector: np.ndarray | None
-    encode_s: float = 0.0  # time spent encoding the query
 
 
 class SearchService:
@@ -169,8 +172,7 @@ class SearchService:
         self._attr_sets: list[set[str]] = []
         self.query_model: QueryModel | None = None
         self.query_log: QueryLog | None = None
-        self._query_lru: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_lock = threading.Lock()
+        self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -203,12 +205,14 @@ class SearchService:
     def set_query_model(self, model: QueryModel | None) -> None:
         """Encode queries with ``model`` (a tuned query encoder) instead of the item encoder's
         own query path; None goes back to that path."""
-        with self._query_lock:
-            self.query_model = model
-            self._query_lru.clear()
+        self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)  # vectors of the old model go with it
+        self.query_model = model
 
     def set_query_log(self, log: QueryLog | None) -> None:
-        """Search the queries each item answered too (see :mod:`shelf.search.querylog`)."""
+        """Search the queries each item answered too (see :mod:`shelf.search.querylog`).
+        Its BM25 field is built here, at load time, not by the first query."""
+        if log is not None:
+            log.bind(self._positions, len(self.items), self.analyzer)
         self.query_log = log
 
     def indexed(self, item_id: str) -> bool:
@@ -299,22 +303,9 @@ class SearchService:
         the query LRU, for timing."""
         if self.encoder is None or self.dense is None or not text.strip():
             return None
-        model = self.query_model
+        model, memo = self.query_model, self._tuned_queries
         if model is not None:
-            if not cached:
-                return model.encode_query(text)
-            with self._query_lock:
-                hit = self._query_lru.get(text)
-                if hit is not None:
-                    self._query_lru.move_to_end(text)
-                    return hit
-            vector = model.encode_query(text)
-            with self._query_lock:
-                if self.query_model is model:  # not swapped meanwhile
-                    self._query_lru[text] = vector
-                    if len(self._query_lru) > QUERY_LRU_SIZE:
-                        self._query_lru.popitem(last=False)
-            return vector
+            return memo.get(text, model.encode_query) if cached else model.encode_query(text)
         if isinstance(self.encoder, CachedEncoder):
             return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
@@ -334,11 +325,8 @@ class SearchService:
         lex = self.lexical.combine(field_scores)
         lex_top = top_k(lex, cfg.k_lexical, mask)
         dense_top = np.zeros(0, dtype=np.int64)
-        encode_s = 0.0
         if query_vector is None:
-            t0 = time.perf_counter()
             query_vector = self.query_vector(understood.text)
-            encode_s = time.perf_counter() - t0
         if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
             dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
             dense_top = dense_top[sims >= cfg.dense_min_cos]
@@ -387,7 +375,7 @@ class SearchService:
             querylog_rank=rank_positions(docs, log_top, n_items),
         )
         features = compute_features(ctx, data)
-        return Prepared(understood, docs, features, query_vector, encode_s)
+        return Prepared(understood, docs, features, query_vector)
 
     def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
         """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""
@@ -596,12 +584,7 @@ class SearchService:
         if self.dense is not None:
             self.dense.save(path / "vectors.npy")
         self.ranker.save(path / "ranker")
-        tuned = path / "ranker" / QUERY_MODEL_FILE
-        source = getattr(self.query_model, "path", None)
-        if source is not None and Path(source).resolve() != tuned.resolve():
-            tuned.write_bytes(Path(source).read_bytes())
-        elif source is None:
-            tuned.unlink(missing_ok=True)
+        save_query_model(self.query_model, path / "ranker")
         save_query_log(self.query_log, path / "ranker")
 
     @classmethod
@@ -645,6 +628,18 @@ def load_query_model(ranker_dir: Path) -> OnnxQueryModel | None:
     """The tuned query encoder saved beside a ranker (``shelf search-train``), if any."""
     path = ranker_dir / QUERY_MODEL_FILE
     return OnnxQueryModel(path) if path.exists() else None
+
+
+def save_query_model(model: QueryModel | None, ranker_dir: Path) -> None:
+    """Copy a tuned query model's ONNX file beside a ranker (or, with None, remove a stale
+    one: it would not match the ranker it sits next to)."""
+    target = ranker_dir / QUERY_MODEL_FILE
+    source = getattr(model, "path", None)
+    if source is None:
+        target.unlink(missing_ok=True)
+    elif Path(source).resolve() != target.resolve():
+        ranker_dir.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Path(source).read_bytes())
 
 
 def save_query_log(log: QueryLog | None, ranker_dir: Path) -> None:

@@ -37,7 +37,13 @@ from shelf.errors import ConfigError, ValidationError
 from shelf.search.features import FEATURE_NAMES
 from shelf.search.querylog import QueryLog
 from shelf.search.rank import LambdaMARTRanker, relevance_labels
-from shelf.search.service import QUERY_MODEL_FILE, Prepared, SearchService, save_query_log
+from shelf.search.service import (
+    QUERY_MODEL_FILE,
+    Prepared,
+    SearchService,
+    save_query_log,
+    save_query_model,
+)
 from shelf.text.encoder import OnnxQueryModel, export_int8
 
 
@@ -68,12 +74,7 @@ class TrainedSearch:
     def save(self, path: Path) -> None:
         """The ranker's files, plus ``query-encoder-int8.onnx`` when there is a tuned model."""
         self.ranker.save(path)
-        target = path / QUERY_MODEL_FILE
-        if self.query_model is not None:
-            if self.query_model.path.resolve() != target.resolve():
-                target.write_bytes(self.query_model.path.read_bytes())
-        else:
-            target.unlink(missing_ok=True)  # a stale model would not match this ranker
+        save_query_model(self.query_model, path)
         save_query_log(self.query_log, path)
 
     def attach(self, service: SearchService) -> None:

@@ -289,6 +289,31 @@ def text_key(encoder_name: str, text: str) -> bytes:
     return h.digest()
 
 
+class VectorLRU:
+    """A bounded, thread-safe memo of text -> vector (shop queries repeat a lot).
+
+    To invalidate, replace the object: a computation still running lands in the old one.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            hit = self._vectors.get(text)
+            if hit is not None:
+                self._vectors.move_to_end(text)
+                return hit
+        vector = compute(text)
+        with self._lock:
+            self._vectors[text] = vector
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
+
+
 class CachedEncoder:
     """An :class:`Encoder` that remembers every vector it computed.
 
@@ -310,7 +335,7 @@ class CachedEncoder:
         self._blocks: list[np.ndarray] = []
         self._size = 0
         self._matrix: np.ndarray | None = None
-        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries = VectorLRU(query_cache_size)
         self._lock = threading.Lock()
         self._load_disk()
 
@@ -379,17 +404,7 @@ class CachedEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """One query's vector, shape ``(dim,)``, through an in-memory LRU."""
-        with self._lock:
-            hit = self._lru.get(text)
-            if hit is not None:
-                self._lru.move_to_end(text)
-                return hit
-        vector = self.encode_query(text)
-        with self._lock:
-            self._lru[text] = vector
-            if len(self._lru) > self.query_cache_size:
-                self._lru.popitem(last=False)
-        return vector
+        return self._queries.get(text, self.encode_query)
 
     def _write_shard(self, keys: np.ndarray, vecs: np.ndarray) -> None:
         if self.cache_dir is None:
