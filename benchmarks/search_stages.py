@@ -1,0 +1,163 @@
+"""Where a search query's time goes, stage by stage, in-process and one thread.
+
+    .venv/bin/python benchmarks/search_stages.py \
+        --products ../shared/data/homedepot-search/products.jsonl \
+        --queries ../shared/data/homedepot-search/queries-dev.tsv \
+        [--ranker DATA_DIR/index/ranker] --out benchmarks/results/search-stages.json
+
+Times, per query over a seeded sample (median and p99, ms): understanding, query encoding
+(int8 ONNX, the tuned model when the ranker folder has one, and the float model through
+sentence-transformers), BM25 retrieval, vector search (HNSW and exact faiss, with the share of
+the exact top 100 that HNSW returns), the query log, ``prepare`` as a whole (retrieval +
+features, vector given) and the ranker's scoring of the candidates. It backs the stage figures
+quoted in docs/search.md and the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def timed(fn: Callable[[str], Any], inputs: list[str]) -> tuple[dict[str, float], list[Any]]:
+    for text in inputs[:20]:  # warm-up
+        fn(text)
+    times, outputs = [], []
+    for text in inputs:
+        started = time.perf_counter()
+        outputs.append(fn(text))
+        times.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 3),
+        "p99_ms": round(float(np.percentile(times, 99)), 3),
+    }, outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--ranker", type=Path, default=None, help="A search-train output.")
+    parser.add_argument("--sample", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    import faiss
+    import torch
+
+    from shelf.evaluate.search_protocol import load_products, load_queries
+    from shelf.search.lexical import top_k
+    from shelf.search.rank import load_ranker
+    from shelf.search.service import SearchService, load_query_log, load_query_model
+    from shelf.text.encoder import CachedEncoder
+
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    service = SearchService.build(load_products(args.products), show_progress=False)
+    build_s = time.perf_counter() - started
+    if args.ranker is not None:
+        service.ranker = load_ranker(args.ranker)
+        service.set_query_model(load_query_model(args.ranker))
+        service.set_query_log(load_query_log(args.ranker))
+    texts = sorted(load_queries(args.queries).values())
+    random.Random(args.seed).shuffle(texts)
+    texts = texts[: args.sample]
+    assert service.dense is not None and isinstance(service.encoder, CachedEncoder)
+    dense, raw = service.dense, service.encoder.encoder
+
+    stages: dict[str, Any] = {}
+    stages["understand"], understood = timed(service.understand, texts)
+    by_text = dict(zip(texts, understood, strict=True))
+    words = [by_text[t].text for t in texts]
+    stages["encode_query_int8"], vectors = timed(
+        lambda t: service.query_vector(t, cached=False), words
+    )
+    vector_of = dict(zip(words, vectors, strict=True))
+    stages["encode_query_float_sentence_transformers"], _ = timed(
+        lambda t: raw.encode([t])[0], words[:100]
+    )
+
+    def lexical(t: str) -> Any:
+        u = by_text[t]
+        scores = service.lexical.combine(service.lexical.field_scores(u.terms))
+        return top_k(scores, service.config.k_lexical)
+
+    stages["bm25_retrieval"], _ = timed(lexical, texts)
+    stages["index_kind"] = "hnsw" if len(dense) >= dense.hnsw_threshold else "exact"
+    stages["vector_search"], hnsw = timed(
+        lambda t: dense.search(vector_of[by_text[t].text], 200)[0], texts
+    )
+    exact = faiss.IndexFlatIP(dense.dim)
+    exact.add(dense.vectors)
+    stages["vector_search_exact"], flat = timed(
+        lambda t: exact.search(vector_of[by_text[t].text].reshape(1, -1), 200)[1][0], texts
+    )
+    stages["share_of_exact_top100"] = round(
+        float(
+            np.mean(
+                [len(set(a[:100]) & set(b[:100])) / 100 for a, b in zip(hnsw, flat, strict=True)]
+            )
+        ),
+        4,
+    )
+    log = service.query_log
+    if log is not None:
+        stages["query_log"], _ = timed(
+            lambda t: log.scores(
+                by_text[t].terms, service._positions, len(service.items), service.analyzer
+            ),
+            texts,
+        )
+    stages["prepare_vector_given"], prepared = timed(
+        lambda t: service.prepare(by_text[t], query_vector=vector_of[by_text[t].text]), texts
+    )
+    by_prep = dict(zip(texts, prepared, strict=True))
+    stages["rank_candidates"], _ = timed(
+        lambda t: service.ranker.predict(by_prep[t].features), texts
+    )
+    stages["candidates_median"] = float(np.median([len(p.docs) for p in prepared]))
+    stages["search_end_to_end_uncached"], _ = timed(
+        lambda t: service.score(
+            service.prepare(
+                by_text[t], query_vector=service.query_vector(by_text[t].text, cached=False)
+            )
+        ),
+        texts,
+    )
+    doc = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg": os.getloadavg(),
+        },
+        "products": len(service.items),
+        "queries_timed": len(texts),
+        "ranker": type(service.ranker).__name__,
+        "tuned_query_model": service.query_model is not None,
+        "index_build_s": round(build_s, 1),
+        "threads": 1,
+        "stages": stages,
+    }
+    print(json.dumps(doc, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
