@@ -71,7 +71,7 @@ class Engine:
         if not items:
             return None
         ranker_dir = self.settings.index_dir / "ranker"
-        ranker = load_ranker(ranker_dir) if ranker_dir.exists() else None
+        ranker = load_ranker(ranker_dir, compiled=True) if ranker_dir.exists() else None
         service = SearchService.build(
             items,
             cache_dir=None,  # the shared embedding cache, also used by training
@@ -294,6 +294,8 @@ class Engine:
                 "items": len(self.search.items),
                 "ranker": type(self.search.ranker).__name__,
                 "encoder": self.search.config.encoder,
+                "ranker_compiled": getattr(self.search.ranker, "compiled_", None) is not None,
+                "response_cache": self.search.response_cache_stats(),
             }
         if self.recs is not None:
             from shelf import artifacts

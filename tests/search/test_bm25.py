@@ -65,3 +65,17 @@ def test_top_k_orders_by_score_then_id() -> None:
     assert top_k(scores, 10).tolist() == [1, 3, 2, 4]
     mask = np.array([True, False, True, True, True])
     assert top_k(scores, 2, mask).tolist() == [3, 2]
+
+
+def test_first_positions_are_kept_across_growth() -> None:
+    grown = BM25Field(positions=True).fit(DOCS[:2])
+    grown.add(DOCS[2:])
+    docs, first = grown.first_positions("drill")
+    assert docs.tolist() == [0, 1, 4] and first.tolist() == [1, 1, 3]
+    docs, first = grown.first_positions("door")  # repeated in doc 2: the first one counts
+    assert docs.tolist() == [2] and first.tolist() == [0]
+    assert len(grown.first_positions("nothing")[0]) == 0
+    again = BM25Field.from_arrays(grown.to_arrays())
+    assert again.first_positions("kit")[1].tolist() == [4]
+    with pytest.raises(ValueError):
+        BM25Field().fit(DOCS).first_positions("drill")

@@ -53,3 +53,24 @@ def test_feature_helpers() -> None:
     flags = np.array([[True, False], [True, True], [False, True]])
     assert longest_true_run(flags).tolist() == [2, 2]
     assert rank_positions(np.array([4, 1, 2]), np.array([2, 4]), 5).tolist() == [1, 1000, 0]
+
+
+def test_compiled_ranker_scores_like_lightgbm_and_is_cached(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((400, len(FEATURE_NAMES))).astype(np.float32)
+    labels = np.digitize(x[:, FEATURE_NAMES.index("dense_cos")], [0.3, 0.7]) * 3
+    ranker = LambdaMARTRanker(n_estimators=15, min_child_samples=5).fit(x, labels, np.full(40, 10))
+    expected = ranker.predict(x)
+    assert ranker.compile(tmp_path / "cache")
+    assert ranker.compiled_ is not None
+    np.testing.assert_allclose(ranker.predict(x), expected, rtol=1e-5, atol=1e-6)
+    (library,) = (tmp_path / "cache").glob("lambdamart-*.so")
+    built = library.stat().st_mtime_ns
+    again = LambdaMARTRanker()
+    again.booster_ = ranker.booster_
+    assert again.compile(tmp_path / "cache")  # the same trees: loaded, not rebuilt
+    assert library.stat().st_mtime_ns == built
+    assert not list((tmp_path / "cache").glob("*.tmp*"))
+    np.testing.assert_allclose(again.predict(x), expected, rtol=1e-5, atol=1e-6)
+    ranker.fit(x, 2 * 3 - labels, np.full(40, 10))  # refitting drops the compiled trees
+    assert ranker.compiled_ is None

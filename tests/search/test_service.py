@@ -10,9 +10,10 @@ import pytest
 from shelf.catalog import Item
 from shelf.errors import ValidationError
 from shelf.search.filters import SearchFilters
+from shelf.search.rank import LinearRanker
 from shelf.search.service import SearchService
 
-from .conftest import HashingEncoder
+from .conftest import HashingEncoder, make_items
 
 
 def ids(response: object) -> list[str]:
@@ -157,3 +158,65 @@ def test_batch_build_equals_incremental_adds(items: list[Item]) -> None:
     for q in ("cordless drill", "samsung", "door hinge"):
         a, b = whole.search(q), grown.search(q)
         assert [(h.item_id, h.score) for h in a.items] == [(h.item_id, h.score) for h in b.items]
+
+
+def test_word_features_known_answers(service: SearchService) -> None:
+    # "DEWALT 20V MAX Cordless Drill", "Ryobi 18V Cordless Drill Driver" ("18v": 2 terms),
+    # "Everbilt 3 in. Door Hinge"
+    docs = np.array([2, 3, 6])
+    np.testing.assert_allclose(service._last_term_pos(["drill"], docs), [1.0, 0.8, 1.5])
+    assert service._last_term_pos([], docs).tolist() == [1.5, 1.5, 1.5]
+    coverage = service._word_coverage(["the", "cordless", "drill", "driver"], docs)
+    np.testing.assert_allclose(coverage, [2 / 3, 1.0, 0.0])
+    assert service._word_coverage(["the"], docs).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_encoding_beside_the_lexical_stage_changes_nothing(service: SearchService) -> None:
+    for query in ("cordless drill", "red leather couch", "samsung tv under $500", "zzz"):
+        understood = service.understand(query)
+        service.config.encode_in_parallel = True
+        side = service.prepare(understood, cached=False)
+        service.config.encode_in_parallel = False
+        inline = service.prepare(understood, cached=False)
+        assert side.docs.tolist() == inline.docs.tolist()
+        np.testing.assert_array_equal(side.features, inline.features)
+        assert side.query_vector is not None
+
+
+def test_identical_anonymous_requests_are_answered_from_the_cache(
+    service: SearchService,
+) -> None:
+    first = service.search("cordless drill", filters=SearchFilters(price_max=150))
+    again = service.search("cordless drill", filters=SearchFilters(price_max=150))
+    assert not first.cached and again.cached
+    assert again.model_dump(exclude={"took_ms", "cached"}) == first.model_dump(
+        exclude={"took_ms", "cached"}
+    )
+    # other filters, pages or a user are other requests
+    assert not service.search("cordless drill").cached
+    assert not service.search("cordless drill", filters=SearchFilters(price_max=150), page=2).cached
+    assert not service.search("cordless drill", user_id="u1").cached
+    assert not service.search("cordless drill", user_id="u1").cached
+    stats = service.response_cache_stats()
+    assert stats["hits"] == 1 and stats["entries"] == 3
+
+
+def test_any_change_starts_a_fresh_response_cache(service: SearchService) -> None:
+    service.search("cordless saw")
+    assert service.search("cordless saw").cached
+    new = Item(item_id="11", title="Makita Cordless Circular Saw", brand="Makita", price=149.0)
+    service.add_items([new])
+    after = service.search("cordless saw")
+    assert not after.cached and ids(after)[0] == "11"
+    service.set_popularity({"4": 100.0})
+    assert not service.search("cordless saw").cached
+    service.ranker = LinearRanker({"dense_cos": 1.0})
+    assert not service.search("cordless saw").cached
+    off = SearchService.build(
+        make_items(),
+        config=service.config.model_copy(update={"response_cache_size": 0}),
+        encoder=HashingEncoder(),
+        show_progress=False,
+    )
+    off.search("drill")
+    assert not off.search("drill").cached

@@ -209,7 +209,7 @@ def evaluate_search(
     def timed_with(trained_of: Callable[[str], Any], qid: str) -> float:
         t0 = time.perf_counter()
         u = service.understand(queries[qid])
-        prep = service.prepare(u, query_vector=service.query_vector(u.text, cached=False))
+        prep = service.prepare(u, cached=False)  # encodes the query (uncached) itself
         scores = trained_of(qid).predict(prep.features) if len(prep.docs) else np.zeros(0)
         _top_ids(service, prep.docs, np.asarray(scores))
         return time.perf_counter() - t0
@@ -262,6 +262,7 @@ def evaluate_search(
                 )
                 fold_plan.append((fold, trained))
             training = {"mode": f"{folds}-fold cross-validation by query id", "seed": seed}
+        compiled = all(trained.ranker.compile() for _, trained in fold_plan)
         for fold, trained in fold_plan:
             trained_of.update(dict.fromkeys(fold, trained))
             if trained.query_model is not None or trained.query_log is not None:
@@ -277,6 +278,7 @@ def evaluate_search(
         tuned = any(t.query_model is not None for _, t in fold_plan)
         training["query_encoder"] = "fine-tuned per fold (int8 ONNX)" if tuned else "as indexed"
         training["query_log"] = "from training queries" if query_log else "off"
+        training["ranker_scoring"] = "lleaves (compiled trees)" if compiled else "LightGBM"
         runs["ltr"] = (trained_of.__getitem__, ltr_prepared)
 
     for name, (trained_for, prepared_for) in runs.items():

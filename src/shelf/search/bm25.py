@@ -39,14 +39,17 @@ class BM25Field:
     score of a query is one ``np.bincount`` over the postings of its terms.
     """
 
-    def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, *, k1: float = 1.5, b: float = 0.75, positions: bool = False) -> None:
         self.k1 = k1
         self.b = b
+        self.positions = positions
         self.vocab_: dict[str, int] = {}
-        # postings in arrival order (term id, doc id, term frequency)
+        # postings in arrival order (term id, doc id, term frequency, and with ``positions``
+        # the term's first position in the document)
         self._p_term = np.zeros(0, dtype=np.int32)
         self._p_doc = np.zeros(0, dtype=np.int32)
         self._p_tf = np.zeros(0, dtype=np.int32)
+        self._p_pos = np.zeros(0, dtype=np.int32)
         self.doc_len_ = np.zeros(0, dtype=np.float64)
         self.n_docs_ = 0
         self.df_ = np.zeros(0, dtype=np.int64)
@@ -57,7 +60,7 @@ class BM25Field:
 
     def fit(self, docs: Sequence[Sequence[str]]) -> BM25Field:
         """Index ``docs`` (each a list of terms) as documents ``0 .. len(docs) - 1``."""
-        self.__init__(k1=self.k1, b=self.b)  # type: ignore[misc]
+        self.__init__(k1=self.k1, b=self.b, positions=self.positions)  # type: ignore[misc]
         self.add(docs)
         return self
 
@@ -67,13 +70,17 @@ class BM25Field:
         p_term: list[int] = []
         p_doc: list[int] = []
         p_tf: list[int] = []
+        p_pos: list[int] = []
         start = self.n_docs_
         vocab = self.vocab_
+        first: dict[str, int] = {}
         for offset, terms in enumerate(docs):
             doc = start + offset
             counts: dict[str, int] = {}
             for t in terms:
                 counts[t] = counts.get(t, 0) + 1
+            if self.positions:  # the first occurrence wins: later ones are written first
+                first = {t: i for i, t in reversed(list(enumerate(terms)))}
             for t, c in counts.items():
                 tid = vocab.get(t)
                 if tid is None:
@@ -82,10 +89,14 @@ class BM25Field:
                 p_term.append(tid)
                 p_doc.append(doc)
                 p_tf.append(c)
+                if self.positions:
+                    p_pos.append(first[t])
             lengths.append(len(terms))
         self._p_term = np.concatenate([self._p_term, np.asarray(p_term, dtype=np.int32)])
         self._p_doc = np.concatenate([self._p_doc, np.asarray(p_doc, dtype=np.int32)])
         self._p_tf = np.concatenate([self._p_tf, np.asarray(p_tf, dtype=np.int32)])
+        if self.positions:
+            self._p_pos = np.concatenate([self._p_pos, np.asarray(p_pos, dtype=np.int32)])
         self.doc_len_ = np.concatenate([self.doc_len_, np.asarray(lengths, dtype=np.float64)])
         self.n_docs_ = len(self.doc_len_)
         self._reweight()
@@ -97,6 +108,8 @@ class BM25Field:
         term_of_posting = self._p_term = self._p_term[order]
         doc_ids = self._p_doc = self._p_doc[order]
         tfs = self._p_tf = self._p_tf[order]
+        if self.positions:
+            self._p_pos = self._p_pos[order]
         sizes = np.bincount(term_of_posting, minlength=len(self.vocab_)).astype(np.int64)
         self._indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.df_ = sizes
@@ -153,6 +166,17 @@ class BM25Field:
             return np.zeros(0, dtype=np.int32)
         return self._doc_ids[self._indptr[tid] : self._indptr[tid + 1]]
 
+    def first_positions(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids of the documents containing ``term``, ascending; the 0-based position of its
+        first occurrence in each). Needs ``positions=True``."""
+        if not self.positions:
+            raise ValueError("this field was built without positions")
+        tid = self.vocab_.get(term)
+        if tid is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        span = slice(self._indptr[tid], self._indptr[tid + 1])
+        return self._doc_ids[span], self._p_pos[span]
+
     def doc_freq(self, term: str) -> int:
         tid = self.vocab_.get(term)
         return 0 if tid is None else int(self.df_[tid])
@@ -172,18 +196,20 @@ class BM25Field:
             "p_term": self._p_term,
             "p_doc": self._p_doc,
             "p_tf": self._p_tf,
+            "p_pos": self._p_pos,
             "doc_len": self.doc_len_,
-            "params": np.array([self.k1, self.b]),
+            "params": np.array([self.k1, self.b, float(self.positions)]),
         }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> BM25Field:
-        k1, b = (float(x) for x in arrays["params"])
-        field = cls(k1=k1, b=b)
+        k1, b, *rest = (float(x) for x in arrays["params"])
+        field = cls(k1=k1, b=b, positions=bool(rest and rest[0]))
         field.vocab_ = {str(t): i for i, t in enumerate(arrays["terms"])}
         field._p_term = np.asarray(arrays["p_term"], dtype=np.int32)
         field._p_doc = np.asarray(arrays["p_doc"], dtype=np.int32)
         field._p_tf = np.asarray(arrays["p_tf"], dtype=np.int32)
+        field._p_pos = np.asarray(arrays.get("p_pos", np.zeros(0)), dtype=np.int32)
         field.doc_len_ = np.asarray(arrays["doc_len"], dtype=np.float64)
         field.n_docs_ = len(field.doc_len_)
         field._reweight()

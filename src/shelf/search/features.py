@@ -96,7 +96,7 @@ class CandidateData:
     synonym_match: np.ndarray  # (n synonym terms, n candidates) bool
     bigram_match: np.ndarray  # (n query bigrams, n candidates) bool
     title_len: np.ndarray
-    titles: list[str]
+    title_similarity: np.ndarray  # rapidfuzz token-set ratio of query and title, 0..1
     brand_match: np.ndarray
     attribute_match: np.ndarray
     popularity: np.ndarray
@@ -112,6 +112,15 @@ def longest_true_run(flags: np.ndarray) -> np.ndarray:
         run = np.where(row, run + 1, 0)
         best = np.maximum(best, run)
     return best
+
+
+def title_similarity(text: str, titles: list[str]) -> np.ndarray:
+    """rapidfuzz's token-set ratio of ``text`` with each title, scaled to 0..1 (0 without
+    text)."""
+    if not text or not titles:
+        return np.zeros(len(titles), dtype=np.float32)
+    ratios = process.cdist([text], titles, scorer=fuzz.token_set_ratio, workers=1)
+    return np.asarray(ratios[0], dtype=np.float32) / np.float32(100.0)
 
 
 def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
@@ -151,9 +160,7 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
         out[:, c["phrase"]] = np.where(run > 0, run + 1, 0) / max(k, 1)
     if len(data.synonym_match):
         out[:, c["synonym_cov"]] = data.synonym_match.mean(axis=0)
-    if ctx.text:
-        ratios = process.cdist([ctx.text], data.titles, scorer=fuzz.token_set_ratio, workers=1)
-        out[:, c["token_set_ratio"]] = ratios[0] / 100.0
+    out[:, c["token_set_ratio"]] = data.title_similarity
     out[:, c["title_terms"]] = data.title_len
     out[:, c["query_terms"]] = k
     out[:, c["corrected"]] = float(ctx.corrected)

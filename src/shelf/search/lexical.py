@@ -59,11 +59,15 @@ class LexicalIndex:
         unknown = set(self.field_weights) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}; known: {list(FIELDS)}")
-        self.fields: dict[str, BM25Field] = {f: BM25Field(k1=k1, b=b) for f in FIELDS}
+        self.fields: dict[str, BM25Field] = {
+            f: BM25Field(k1=k1, b=b, positions=f == "title") for f in FIELDS
+        }
         # adjacent title term pairs, for phrase features (not part of the combined score)
         self.bigrams = BM25Field(k1=k1, b=b)
         # character trigrams of the title words: misspellings, compounds, partial words
         self.trigrams = BM25Field(k1=k1, b=b)
+        # the title's words as written (not stemmed): postings only, for exact-word features
+        self.title_word_postings = BM25Field(k1=k1, b=b)
         self.titles: list[str] = []
         self.title_terms: list[list[str]] = []
         self.title_words: list[list[str]] = []
@@ -91,6 +95,7 @@ class LexicalIndex:
                 self.fields[f].add(per_field[f])
         self.bigrams.add(bigrams)
         self.trigrams.add(trigrams)
+        self.title_word_postings.add(self.title_words[self.n_docs :])
         self.n_docs += len(items)
 
     def field_scores(

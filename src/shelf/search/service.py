@@ -17,8 +17,11 @@ matches among the ``k_lexical`` best and the ``k_dense`` nearest items.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -35,6 +38,7 @@ from shelf.search.features import (
     QueryContext,
     compute_features,
     rank_positions,
+    title_similarity,
 )
 from shelf.search.filters import CatalogColumns, SearchFilters, SortOrder
 from shelf.search.lexical import (
@@ -104,6 +108,17 @@ class SearchConfig(BaseModel):
         default=20_000, ge=1, description="Catalog size from which the vector index is HNSW."
     )
     hnsw_ef_search: int = Field(default=256, ge=1, description="HNSW search breadth.")
+    response_cache_size: int = Field(
+        default=4096,
+        ge=0,
+        description="Answers kept for identical anonymous requests (0: off). Any change to "
+        "the catalog, ranker, query model, query log or popularity starts a fresh cache.",
+    )
+    encode_in_parallel: bool = Field(
+        default=True,
+        description="Encode the query on a second thread while the lexical stage runs "
+        "(the ONNX and torch encoders release the GIL): lower latency, the same CPU time.",
+    )
 
 
 class SearchHit(BaseModel):
@@ -128,6 +143,9 @@ class SearchResponse(BaseModel):
     items: list[SearchHit]
     facets: dict[str, dict[str, int]]
     took_ms: float
+    cached: bool = Field(
+        default=False, description="Answered from the response cache (an identical request)."
+    )
 
 
 @dataclass
@@ -165,7 +183,9 @@ class SearchService:
         self.dense: DenseIndex | None = None
         self.speller = SpellingCorrector() if self.config.spelling else None
         self.synonyms = SynonymMap(self.config.synonyms, self.analyzer)
-        self.ranker: LinearRanker | LambdaMARTRanker = ranker or LinearRanker()
+        self._generation = 0  # bumped by every change that can change an answer
+        self._responses = ResponseCache(self.config.response_cache_size)
+        self._ranker: LinearRanker | LambdaMARTRanker = ranker or LinearRanker()
         self.personalizer = personalizer
         self._understanding: QueryUnderstanding | None = None
         self._positions: dict[str, int] = {}
@@ -173,6 +193,17 @@ class SearchService:
         self.query_model: QueryModel | None = None
         self.query_log: QueryLog | None = None
         self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)
+        self._encode_pool: ThreadPoolExecutor | None = None
+        self._encode_pool_lock = threading.Lock()
+
+    @property
+    def ranker(self) -> LinearRanker | LambdaMARTRanker:
+        return self._ranker
+
+    @ranker.setter
+    def ranker(self, ranker: LinearRanker | LambdaMARTRanker) -> None:
+        self._ranker = ranker
+        self._generation += 1
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -207,6 +238,7 @@ class SearchService:
         own query path; None goes back to that path."""
         self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)  # vectors of the old model go with it
         self.query_model = model
+        self._generation += 1
 
     def set_query_log(self, log: QueryLog | None) -> None:
         """Search the queries each item answered too (see :mod:`shelf.search.querylog`).
@@ -214,6 +246,7 @@ class SearchService:
         if log is not None:
             log.bind(self._positions, len(self.items), self.analyzer)
         self.query_log = log
+        self._generation += 1
 
     def indexed(self, item_id: str) -> bool:
         """Whether ``item_id`` is in the index."""
@@ -281,6 +314,7 @@ class SearchService:
                 graph = progress.add_task("indexing vectors", total=len(vectors))
                 self.dense.add(vectors, on_progress=lambda n: progress.advance(graph, n))
         self._understanding = None
+        self._generation += 1
 
     @property
     def understanding(self) -> QueryUnderstanding:
@@ -310,26 +344,40 @@ class SearchService:
             return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
 
+    def _start_query_vector(self, text: str, *, cached: bool) -> Future[np.ndarray | None]:
+        """The query's vector, computed on the service's encoding thread."""
+        with self._encode_pool_lock:
+            if self._encode_pool is None:
+                self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="shelf-encode")
+        return self._encode_pool.submit(self.query_vector, text, cached=cached)
+
     def prepare(
         self,
         understood: UnderstoodQuery,
         mask: np.ndarray | None = None,
         *,
         query_vector: np.ndarray | None = None,
+        cached: bool = True,
     ) -> Prepared:
-        """Candidates of an understood query (within ``mask``) and their features."""
+        """Candidates of an understood query (within ``mask``) and their features.
+
+        Without ``query_vector`` the query is encoded here (``cached=False`` skips the query
+        LRU, for timing); with ``encode_in_parallel`` that runs on a second thread while
+        the lexical retrieval and the query log work, and the vector is awaited only for the
+        vector search.
+        """
         cfg = self.config
+        pending: Future[np.ndarray | None] | None = None
+        if query_vector is None and self.dense is not None and cfg.k_dense > 0:
+            if cfg.encode_in_parallel:
+                pending = self._start_query_vector(understood.text, cached=cached)
+            else:
+                query_vector = self.query_vector(understood.text, cached=cached)
         terms = understood.terms + understood.synonym_terms
         weights = [1.0] * len(understood.terms) + [SYNONYM_WEIGHT] * len(understood.synonym_terms)
         field_scores = self.lexical.field_scores(terms, weights)
         lex = self.lexical.combine(field_scores)
         lex_top = top_k(lex, cfg.k_lexical, mask)
-        dense_top = np.zeros(0, dtype=np.int64)
-        if query_vector is None:
-            query_vector = self.query_vector(understood.text)
-        if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
-            dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
-            dense_top = dense_top[sims >= cfg.dense_min_cos]
         n_items = len(self.items)
         log = self.query_log
         if log is not None:
@@ -338,7 +386,32 @@ class SearchService:
         else:
             log_scores = np.zeros(n_items, dtype=np.float32)
             log_top = np.zeros(0, dtype=np.int64)
-        docs = np.unique(np.concatenate([lex_top, dense_top, log_top])).astype(np.int64)
+        q_bigrams = bigram_tokens(understood.terms)
+        catalog = {  # whole-catalog score arrays, indexed by the candidates below
+            "lex": lex,
+            "bigram": self.lexical.bigrams.scores(q_bigrams),
+            "trigram": self.lexical.trigrams.scores(char_trigrams(understood.words)),
+            "querylog": log_scores,
+            **{f"field:{f}": scores for f, scores in field_scores.items()},
+        }
+        # The candidates of the lexical retrievers get their vector-free inputs while the
+        # query is still being encoded; the dense retriever's extra candidates after.
+        early_docs = np.unique(np.concatenate([lex_top, log_top])).astype(np.int64)
+        early = self._candidate_columns(understood, q_bigrams, early_docs, catalog, lex_top)
+        if pending is not None:
+            query_vector = pending.result()
+        dense_top = np.zeros(0, dtype=np.int64)
+        if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
+            dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
+            dense_top = dense_top[sims >= cfg.dense_min_cos]
+        late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
+        late = self._candidate_columns(understood, q_bigrams, late_docs, catalog, lex_top)
+        docs = np.concatenate([early_docs, late_docs])
+        order = np.argsort(docs, kind="stable")  # candidates in index order, as one set
+        docs = docs[order]
+        columns = {
+            name: np.concatenate([early[name], late[name]], axis=-1)[..., order] for name in early
+        }
         if query_vector is not None and self.dense is not None:
             cos = self.dense.cosine(query_vector, docs)
         else:
@@ -350,32 +423,59 @@ class SearchService:
             synonym_terms=understood.synonym_terms,
             corrected=bool(understood.corrections),
         )
-        q_bigrams = bigram_tokens(understood.terms)
         data = CandidateData(
-            lex_scores=lex[docs],
-            field_scores={f: scores[docs] for f, scores in field_scores.items()},
+            lex_scores=columns["lex"],
+            field_scores={f: columns[f"field:{f}"] for f in field_scores},
             dense_cos=cos,
             lex_rank=rank_positions(docs, lex_top, n_items),
             dense_rank=rank_positions(docs, dense_top, n_items),
-            bigram_scores=self.lexical.bigrams.scores(q_bigrams)[docs],
-            trigram_scores=self.lexical.trigrams.scores(char_trigrams(understood.words))[docs],
-            last_term_pos=self._last_term_pos(understood.terms, docs),
+            bigram_scores=columns["bigram"],
+            trigram_scores=columns["trigram"],
+            last_term_pos=columns["last_term_pos"],
             n_lex_candidates=len(lex_top),
+            word_coverage=columns["word_coverage"],
+            prf_cos=columns["prf_cos"],
+            term_match=columns["term_match"],
+            synonym_match=columns["synonym_match"],
+            bigram_match=columns["bigram_match"],
+            title_len=columns["title_len"],
+            title_similarity=columns["title_similarity"],
+            brand_match=columns["brand_match"],
+            attribute_match=columns["attribute_match"],
+            popularity=columns["popularity"],
+            querylog_scores=columns["querylog"],
+            querylog_rank=rank_positions(docs, log_top, n_items),
+        )
+        features = compute_features(ctx, data)
+        return Prepared(understood, docs, features, query_vector)
+
+    def _candidate_columns(
+        self,
+        understood: UnderstoodQuery,
+        q_bigrams: list[str],
+        docs: np.ndarray,
+        catalog: dict[str, np.ndarray],
+        lex_top: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The feature inputs of ``docs`` that need no query vector, one entry per column
+        (2-d entries have a row per query term, a column per candidate)."""
+        columns = {name: scores[docs] for name, scores in catalog.items()}
+        columns.update(
+            last_term_pos=self._last_term_pos(understood.terms, docs),
             word_coverage=self._word_coverage(understood.words, docs),
             prf_cos=self._feedback_cosine(lex_top, docs),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
             bigram_match=self._bigram_match(q_bigrams, docs),
             title_len=self.lexical.fields["title"].doc_len_[docs],
-            titles=[self.lexical.titles[d] for d in docs.tolist()],
+            title_similarity=title_similarity(
+                understood.text, [self.lexical.titles[d] for d in docs.tolist()]
+            ),
             brand_match=self._brand_match(understood.brands, docs),
             attribute_match=self._attribute_match(understood.attributes, docs),
             popularity=self.columns.popularity[docs],
-            querylog_scores=log_scores[docs],
-            querylog_rank=rank_positions(docs, log_top, n_items),
         )
-        features = compute_features(ctx, data)
-        return Prepared(understood, docs, features, query_vector)
+        return columns
 
     def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
         """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""
@@ -401,13 +501,10 @@ class SearchService:
     def _word_coverage(self, words: list[str], docs: np.ndarray) -> np.ndarray:
         """Share of the query's non-stop words present, as written, among the title's words."""
         wanted = {w for w in words if not self.analyzer.is_stop_word(w)}
-        if not wanted:
-            return np.zeros(len(docs), dtype=np.float32)
-        titles = self.lexical.title_words
-        return np.array(
-            [len(wanted.intersection(titles[d])) / len(wanted) for d in docs.tolist()],
-            dtype=np.float32,
-        )
+        found = np.zeros(len(docs), dtype=np.float32)
+        for word in wanted:
+            found += in_sorted(self.lexical.title_word_postings.postings(word), docs)
+        return found / len(wanted) if wanted else found
 
     def _last_term_pos(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
         """Where the query's last term sits in each title, 0 (first) to 1 (last); 1.5 if absent.
@@ -415,13 +512,14 @@ class SearchService:
         out = np.full(len(docs), 1.5, dtype=np.float32)
         if not terms:
             return out
-        last = terms[-1]
-        for j, d in enumerate(docs.tolist()):
-            title = self.lexical.title_terms[d]
-            if last in title and len(title) > 1:
-                out[j] = title.index(last) / (len(title) - 1)
-            elif last in title:
-                out[j] = 1.0
+        title = self.lexical.fields["title"]
+        having, first = title.first_positions(terms[-1])
+        if len(having) == 0:
+            return out
+        at = np.minimum(np.searchsorted(having, docs), len(having) - 1)
+        hit = having[at] == docs
+        length = title.doc_len_[docs[hit]]
+        out[hit] = np.where(length > 1, first[at[hit]] / np.maximum(length - 1, 1), 1.0)
         return out
 
     def _bigram_match(self, bigrams: list[str], docs: np.ndarray) -> np.ndarray:
@@ -490,6 +588,22 @@ class SearchService:
                 f"unknown sort {sort!r}; one of {[s.value for s in SortOrder]}", field="sort"
             ) from None
         filters = filters or SearchFilters()
+        cache_key: tuple[Any, ...] | None = None
+        if user_id is None and self._responses.size:
+            cache_key = (
+                self._generation,
+                query,
+                filters.model_dump_json(),
+                order.value,
+                page,
+                page_size,
+                understand,
+                apply_understood_filters,
+            )
+            hit = self._responses.get(cache_key)
+            if hit is not None:
+                took_ms = round((time.perf_counter() - started) * 1000, 3)
+                return hit.model_copy(update={"took_ms": took_ms, "cached": True})
         understood = self.understand(query, enabled=understand)
         effective = filters
         if apply_understood_filters and (understood.price_min or understood.price_max):
@@ -536,7 +650,7 @@ class SearchService:
             )
         understood_dict = understood.to_dict()
         understood_dict["applied_filters"] = effective.model_dump(exclude_defaults=True)
-        return SearchResponse(
+        response = SearchResponse(
             query=query,
             understood=understood_dict,
             total=len(docs),
@@ -548,6 +662,9 @@ class SearchService:
             facets=self.columns.facets(docs),
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        if cache_key is not None:
+            self._responses.put(cache_key, response)
+        return response
 
     def _reason(self, prepared: Prepared, row: int) -> str:
         f = dict(zip(FEATURE_NAMES, prepared.features[row].tolist(), strict=True))
@@ -570,9 +687,20 @@ class SearchService:
             parts.append("attribute boost")
         return "; ".join(parts) or "related"
 
+    def response_cache_stats(self) -> dict[str, int]:
+        """Size limit, hits and misses of the response cache (since the service started)."""
+        cache = self._responses
+        return {
+            "size": cache.size,
+            "entries": len(cache),
+            "hits": cache.hits,
+            "misses": cache.misses,
+        }
+
     # ----------------------------------------------------------------- persistence
     def set_popularity(self, scores: dict[str, float]) -> None:
         self.columns.set_popularity(scores)
+        self._generation += 1
 
     def save(self, path: Path) -> None:
         """Write the index: config, items, item vectors and the ranker (no pickles)."""
@@ -663,6 +791,48 @@ def load_query_log(ranker_dir: Path) -> QueryLog | None:
     if not isinstance(entries, dict):
         raise ArtifactError(f"{path}: not an object of item id to queries")
     return QueryLog(entries)
+
+
+class ResponseCache:
+    """A bounded, thread-safe LRU of search responses by request (shop queries repeat: the
+    head queries of a store are asked many times a minute). Keys carry the service's
+    generation, so an answer computed before any change is never served after it; stale
+    entries simply age out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Any, ...]) -> SearchResponse | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: tuple[Any, ...], response: SearchResponse) -> None:
+        with self._lock:
+            self._entries[key] = response
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def in_sorted(sorted_ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Per doc of ``docs``, whether it occurs in the ascending array ``sorted_ids``."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(docs), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, docs), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[at] == docs)
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:
