@@ -192,3 +192,45 @@ def test_two_workers_share_events_items_and_deletions(engine: Engine) -> None:
         assert after["source"] in {"trending", "popular"}
     finally:
         other.close()
+
+
+def test_a_quiet_store_costs_no_tailing_queries(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"events_after": 0, "has_user": 0}
+    for name in calls:
+        real = getattr(engine.store, name)
+
+        def counted(
+            *args: object, _real: object = real, _name: str = name, **kwargs: object
+        ) -> object:
+            calls[_name] += 1
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(engine.store, name, counted)
+    engine.live_user("user-3")
+    before = dict(calls)
+    for _ in range(3):
+        engine.live_user("user-3")
+    assert calls == before  # nothing committed since: no query
+    engine.add_events([Event(user_id="user-3", item_id="paint-1", type="view", timestamp=1.9e9)])
+    engine.live_user("user-3")
+    assert calls["events_after"] > before["events_after"]
+    assert calls["has_user"] == before["has_user"] + 1
+
+
+def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine) -> None:
+    other = Engine(engine.settings)  # a second worker
+    other.start_services()
+    try:
+        first, second = TestClient(create_app(engine)), TestClient(create_app(other))
+        event = {"user_id": "visitor", "item_id": "lamp-2", "type": "view", "timestamp": 1.86e9}
+        assert first.post("/events", json={"events": [event]}).json()["stored"] == 1
+        for _ in range(2):  # the second answer comes from what the worker remembers
+            assert second.get("/users/visitor/recommendations").json()["source"] == "session"
+        assert first.delete("/users/visitor").json()["events_deleted"] == 1
+        second.get("/users/user-7/recommendations")  # another user's request sees the change
+        after = second.get("/users/visitor/recommendations").json()
+        assert after["source"] in {"trending", "popular"}
+    finally:
+        other.close()

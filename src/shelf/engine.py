@@ -32,6 +32,8 @@ log = logging.getLogger("shelf.engine")
 RECS_ARTIFACT = "recs"
 PERSONAL_WEIGHT = 0.5
 ITEM_SYNC_SECONDS = 0.2  # how stale another worker's new item may be here
+TAIL_BATCH = 10_000  # events applied per look at the store
+PRESENCE_MEMO_SIZE = 100_000  # users whose presence in the store is remembered
 
 
 class Engine:
@@ -48,6 +50,9 @@ class Engine:
         self._sync_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._event_watermark = 0
+        self._events_token: int | None = None  # the store's change token at the last tail
+        self._presence: dict[str, bool] = {}  # user key -> in the store, as of _presence_token
+        self._presence_token: int | None = None
         self._items_watermark_ms = 0
         self._items_checked = 0.0
 
@@ -230,6 +235,7 @@ class Engine:
     def mark_sync_start(self) -> None:
         """Remember where the store is now; later writes are picked up by the tails."""
         self._event_watermark = self.store.last_event_id()
+        self._events_token = None
         self._items_watermark_ms = int(time.time() * 1000)
         self._items_checked = time.monotonic()
 
@@ -239,7 +245,11 @@ class Engine:
         if not self.tails_store:
             return 0
         with self._sync_lock:
-            rows = self.store.events_after(self._event_watermark)
+            token = self.store.change_token()
+            if token is not None and token == self._events_token:
+                return 0  # nothing committed anywhere since the last look
+            rows = self.store.events_after(self._event_watermark, limit=TAIL_BATCH)
+            self._events_token = token if len(rows) < TAIL_BATCH else None  # more may wait
             if not rows:
                 return 0
             recs = self.recs
@@ -257,10 +267,29 @@ class Engine:
         if self.tails_store:
             self.sync_live()
             recs = self.recs
-            if recs is not None and not self.store.has_user(key):
+            if recs is not None and not self._user_present(key):
                 recs.forget_user(key)  # deleted (perhaps through another worker), or unknown
         self.sync_items()
         return key
+
+    def _user_present(self, key: str) -> bool:
+        """Whether the store has the user; answers are remembered until the next commit to
+        the store (any commit may be a deletion), so a repeat visitor costs no query."""
+        token = self.store.change_token()
+        with self._sync_lock:
+            if token is None or token != self._presence_token:
+                self._presence.clear()
+                self._presence_token = token
+            known = self._presence.get(key)
+        if known is not None:
+            return known
+        present = self.store.has_user(key)
+        with self._sync_lock:
+            if token is not None and token == self._presence_token:
+                if len(self._presence) >= PRESENCE_MEMO_SIZE:
+                    self._presence.clear()
+                self._presence[key] = present
+        return present
 
     def sync_items(self, *, force: bool = False) -> int:
         """Index items written by other workers since the last look (at most every

@@ -54,3 +54,13 @@ def test_bad_requests_get_the_error_envelope(client: TestClient) -> None:
     assert r.json()["ok"] is False
     assert client.get("/search", params={"q": "drill", "sort": "cheapest"}).status_code == 422
     assert client.get("/search", params={"q": "drill", "attr": "red"}).status_code == 422
+
+
+def test_a_repeated_request_says_it_came_from_the_cache(client: TestClient) -> None:
+    first = client.get("/search", params={"q": "door hinge"})
+    again = client.get("/search", params={"q": "door hinge"})
+    assert first.headers["x-cache"] == "miss" and again.headers["x-cache"] == "hit"
+    assert again.json()["cached"] is True and first.json()["cached"] is False
+    assert again.json()["items"] == first.json()["items"]
+    personal = client.get("/search", params={"q": "door hinge", "user_id": "u1"})
+    assert personal.headers["x-cache"] == "miss"

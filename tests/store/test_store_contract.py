@@ -379,3 +379,19 @@ def test_an_events_table_without_autoincrement_is_migrated(tmp_path: object) -> 
     with sqlite3.connect(path) as conn:
         (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
         assert "AUTOINCREMENT" in sql
+
+
+def test_the_change_token_moves_with_every_commit(store: SQLStore) -> None:
+    token = store.change_token()
+    if store.dialect != "sqlite":
+        assert token is None  # the engine then looks at the store every time
+        return
+    assert token is not None and store.change_token() == token  # reads change nothing
+    store.upsert_items([item("a")])
+    after_items = store.change_token()
+    assert after_items != token
+    store.add_events([event("k1", user="u1")])
+    after_events = store.change_token()
+    assert after_events != after_items
+    store.delete_user("u1")
+    assert store.change_token() != after_events

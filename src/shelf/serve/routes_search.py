@@ -92,4 +92,8 @@ def search(
     )
     # Serialised once, here: returned as a model, FastAPI would dump, re-validate and dump it
     # again (the schema stays documented by ``response_model``).
-    return Response(content=found.model_dump_json(), media_type="application/json")
+    return Response(
+        content=found.model_dump_json(),
+        media_type="application/json",
+        headers={"X-Cache": "hit" if found.cached else "miss"},
+    )

@@ -103,6 +103,11 @@ class Store(Protocol):
 
     def has_user(self, user_key: str) -> bool: ...
 
+    def change_token(self) -> int | None:
+        """A value that changes whenever anything is committed to the store (by any process
+        or connection), or None when the backend cannot tell cheaply (then look every time)."""
+        ...
+
     def delete_user(self, user_key: str) -> int:
         """Delete the user and every event of theirs; return the number of events deleted."""
         ...

@@ -8,6 +8,8 @@ from commit survives a process crash and a power loss. PostgreSQL keeps its own 
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -206,6 +208,13 @@ class SQLStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {self._safe_url()}: {exc}") from exc
         self.dialect = self.engine.dialect.name
+        # SQLite's data_version, read on a connection that never writes, changes with every
+        # commit made through any other connection (this process's pool or another process).
+        self._probe: sqlite3.Connection | None = None
+        self._probe_lock = threading.Lock()
+        database = sa.make_url(url).database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            self._probe = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._insert_users_sql = (
             f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
@@ -494,6 +503,18 @@ class SQLStore:
         with self.engine.connect() as conn:
             return [(int(r.updated_at_ms), _row_item(r)) for r in conn.execute(query)]
 
+    def change_token(self) -> int | None:
+        """SQLite's ``PRAGMA data_version`` on a read-only probe connection: a serving process
+        that sees the same value as last time knows nothing was written in between and skips
+        its tailing queries. None on PostgreSQL and in-memory SQLite."""
+        if self._probe is None:
+            return None
+        with self._probe_lock:
+            try:
+                return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store's data version: {exc}") from exc
+
     def has_user(self, user_key: str) -> bool:
         query = sa.select(users_table.c.user_key).where(users_table.c.user_key == user_key)
         with self.engine.connect() as conn:
@@ -538,6 +559,10 @@ class SQLStore:
         return out
 
     def close(self) -> None:
+        if self._probe is not None:
+            with self._probe_lock:
+                self._probe.close()
+                self._probe = None
         self.engine.dispose()
 
 
