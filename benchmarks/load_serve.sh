@@ -11,6 +11,8 @@
 #       --qrels ../shared/data/homedepot-search/qrels-dev.tsv --out /tmp/hd/index/ranker
 #   benchmarks/load_serve.sh /tmp/hd 2 benchmarks/results/load-homedepot.json \
 #       --queries ../shared/data/homedepot-search/queries-dev.tsv --routes search events
+# (every search a distinct query by default: ranking cost, no response-cache hits; add
+#  --query-mix zipf for repeated head queries, recorded in load-homedepot-zipf.json)
 # Demo catalog (after `shelf --data-dir /tmp/demo demo --no-serve`):
 #   benchmarks/load_serve.sh /tmp/demo 2 benchmarks/results/load-scientific.json \
 #       --users-from ../shared/data/amazon-scientific/sequences.txt
