@@ -220,3 +220,32 @@ def test_any_change_starts_a_fresh_response_cache(service: SearchService) -> Non
     )
     off.search("drill")
     assert not off.search("drill").cached
+
+
+def test_searches_while_items_are_added_never_fail(service: SearchService) -> None:
+    import threading
+
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def searching() -> None:
+        while not stop.is_set():
+            try:
+                for q in ("cordless drill", "garden hose 50 ft", "samsung"):
+                    assert service.search(q, page_size=5).total >= 0
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+                return
+
+    threads = [threading.Thread(target=searching) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(25):
+            service.add_items([Item(item_id=f"hose-{k}", title=f"Garden Hose {k} 50 ft")])
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[0]
+    assert ids(service.search("garden hose 24"))[0] == "hose-24"

@@ -116,8 +116,9 @@ class SearchConfig(BaseModel):
     )
     encode_in_parallel: bool = Field(
         default=True,
-        description="Encode the query on a second thread while the lexical stage runs "
-        "(the ONNX and torch encoders release the GIL): lower latency, the same CPU time.",
+        description="Encode the query and search the vector index on a second thread while "
+        "the lexical stage runs (onnxruntime, torch and faiss release the GIL): lower "
+        "latency, the same CPU time.",
     )
 
 
@@ -193,6 +194,9 @@ class SearchService:
         self.query_model: QueryModel | None = None
         self.query_log: QueryLog | None = None
         self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)
+        # Held while answering and while indexing: adding items replaces index arrays that
+        # an answer reads (re-entrant: search -> prepare).
+        self._lock = threading.RLock()
         self._encode_pool: ThreadPoolExecutor | None = None
         self._encode_pool_lock = threading.Lock()
 
@@ -267,6 +271,10 @@ class SearchService:
     def _add(self, items: list[Item], *, show_progress: bool) -> None:
         if not items:
             return
+        with self._lock:
+            self._add_locked(items, show_progress=show_progress)
+
+    def _add_locked(self, items: list[Item], *, show_progress: bool) -> None:
         seen: set[str] = set()
         for item in items:
             if item.item_id in self._positions or item.item_id in seen:
@@ -344,12 +352,31 @@ class SearchService:
             return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
 
-    def _start_query_vector(self, text: str, *, cached: bool) -> Future[np.ndarray | None]:
-        """The query's vector, computed on the service's encoding thread."""
+    def _dense_candidates(
+        self, query_vector: np.ndarray | None, mask: np.ndarray | None
+    ) -> np.ndarray:
+        """The vector index's candidates for ``query_vector`` (within ``mask``)."""
+        cfg = self.config
+        if query_vector is None or self.dense is None or cfg.k_dense <= 0:
+            return np.zeros(0, dtype=np.int64)
+        found, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
+        return np.asarray(found[sims >= cfg.dense_min_cos], dtype=np.int64)
+
+    def _encode_and_search(
+        self, text: str, mask: np.ndarray | None, cached: bool
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        vector = self.query_vector(text, cached=cached)
+        return vector, self._dense_candidates(vector, mask)
+
+    def _start_dense(
+        self, text: str, mask: np.ndarray | None, *, cached: bool
+    ) -> Future[tuple[np.ndarray | None, np.ndarray]]:
+        """The query's vector and its vector-index candidates, on the service's second
+        thread (onnxruntime, torch and faiss release the GIL while they work)."""
         with self._encode_pool_lock:
             if self._encode_pool is None:
                 self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="shelf-encode")
-        return self._encode_pool.submit(self.query_vector, text, cached=cached)
+        return self._encode_pool.submit(self._encode_and_search, text, mask, cached)
 
     def prepare(
         self,
@@ -359,18 +386,31 @@ class SearchService:
         query_vector: np.ndarray | None = None,
         cached: bool = True,
     ) -> Prepared:
+        """Candidates of an understood query (within ``mask``) and their features; see
+        :meth:`_prepare`."""
+        with self._lock:
+            return self._prepare(understood, mask, query_vector=query_vector, cached=cached)
+
+    def _prepare(
+        self,
+        understood: UnderstoodQuery,
+        mask: np.ndarray | None,
+        *,
+        query_vector: np.ndarray | None,
+        cached: bool,
+    ) -> Prepared:
         """Candidates of an understood query (within ``mask``) and their features.
 
         Without ``query_vector`` the query is encoded here (``cached=False`` skips the query
-        LRU, for timing); with ``encode_in_parallel`` that runs on a second thread while
-        the lexical retrieval and the query log work, and the vector is awaited only for the
-        vector search.
+        LRU, for timing); with ``encode_in_parallel`` the encoding and the vector search run
+        on a second thread while the lexical retrieval, the query log and the lexical
+        candidates' features are computed on this one.
         """
         cfg = self.config
-        pending: Future[np.ndarray | None] | None = None
+        pending: Future[tuple[np.ndarray | None, np.ndarray]] | None = None
         if query_vector is None and self.dense is not None and cfg.k_dense > 0:
             if cfg.encode_in_parallel:
-                pending = self._start_query_vector(understood.text, cached=cached)
+                pending = self._start_dense(understood.text, mask, cached=cached)
             else:
                 query_vector = self.query_vector(understood.text, cached=cached)
         terms = understood.terms + understood.synonym_terms
@@ -399,11 +439,9 @@ class SearchService:
         early_docs = np.unique(np.concatenate([lex_top, log_top])).astype(np.int64)
         early = self._candidate_columns(understood, q_bigrams, early_docs, catalog, lex_top)
         if pending is not None:
-            query_vector = pending.result()
-        dense_top = np.zeros(0, dtype=np.int64)
-        if query_vector is not None and self.dense is not None and cfg.k_dense > 0:
-            dense_top, sims = self.dense.search(query_vector, cfg.k_dense, allowed=mask)
-            dense_top = dense_top[sims >= cfg.dense_min_cos]
+            query_vector, dense_top = pending.result()
+        else:
+            dense_top = self._dense_candidates(query_vector, mask)
         late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
         late = self._candidate_columns(understood, q_bigrams, late_docs, catalog, lex_top)
         docs = np.concatenate([early_docs, late_docs])
@@ -604,6 +642,35 @@ class SearchService:
             if hit is not None:
                 took_ms = round((time.perf_counter() - started) * 1000, 3)
                 return hit.model_copy(update={"took_ms": took_ms, "cached": True})
+        with self._lock:  # no item is indexed halfway through an answer
+            response = self._answer(
+                query,
+                filters,
+                order,
+                page,
+                page_size,
+                user_id,
+                understand=understand,
+                apply_understood_filters=apply_understood_filters,
+                started=started,
+            )
+        if cache_key is not None:
+            self._responses.put(cache_key, response)
+        return response
+
+    def _answer(
+        self,
+        query: str,
+        filters: SearchFilters,
+        order: SortOrder,
+        page: int,
+        page_size: int,
+        user_id: str | None,
+        *,
+        understand: bool,
+        apply_understood_filters: bool,
+        started: float,
+    ) -> SearchResponse:
         understood = self.understand(query, enabled=understand)
         effective = filters
         if apply_understood_filters and (understood.price_min or understood.price_max):
@@ -650,7 +717,7 @@ class SearchService:
             )
         understood_dict = understood.to_dict()
         understood_dict["applied_filters"] = effective.model_dump(exclude_defaults=True)
-        response = SearchResponse(
+        return SearchResponse(
             query=query,
             understood=understood_dict,
             total=len(docs),
@@ -662,9 +729,6 @@ class SearchService:
             facets=self.columns.facets(docs),
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
-        if cache_key is not None:
-            self._responses.put(cache_key, response)
-        return response
 
     def _reason(self, prepared: Prepared, row: int) -> str:
         f = dict(zip(FEATURE_NAMES, prepared.features[row].tolist(), strict=True))
