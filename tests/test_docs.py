@@ -47,3 +47,18 @@ def test_every_cli_command_is_in_the_readme() -> None:
     cli_section = README.split("## CLI", 1)[1].split("\n## ", 1)[0]
     missing = [n for n in names if not re.search(rf"^\s+{re.escape(n)}\b", cli_section, re.M)]
     assert not missing, f"CLI commands missing from the README's CLI section: {missing}"
+
+
+def test_the_readme_search_row_is_the_recorded_run() -> None:
+    """The README's headline search figures are those of benchmarks/search_homedepot.json."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    recorded = json.loads((root / "benchmarks" / "search_homedepot.json").read_text())
+    row = next(line for line in README.splitlines() if line.startswith("| **shelf: hybrid"))
+    cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
+    assert float(cells[1]) == round(recorded["ndcg@10"], 4)
+    assert float(cells[2]) == round(recorded["recall@100"], 3)
+    assert float(cells[3]) == round(recorded["mrr@10"], 3)
+    assert float(cells[4]) == round(recorded["p50_ms"], 1)
+    assert float(cells[5]) == round(recorded["p99_ms"], 1)

@@ -129,9 +129,12 @@ def _baseline_bm25s(
     return rankings, times
 
 
-def thread_counts() -> dict[str, int]:
-    """Threads each library may use, as reported by the libraries."""
-    counts: dict[str, int] = {"cpu_count": os.cpu_count() or 0, "lightgbm_predict": 1}
+def thread_counts(config: SearchConfig | None = None) -> dict[str, int]:
+    """Threads each library may use, as reported by the libraries, and the second thread that
+    encodes the query and searches the vector index beside the lexical stage."""
+    counts: dict[str, int] = {"cpu_count": os.cpu_count() or 0, "ranker_predict": 1}
+    if config is not None:
+        counts["query_encoding_and_vector_search_beside_lexical"] = int(config.encode_in_parallel)
     try:
         import torch
 
@@ -220,6 +223,7 @@ def evaluate_search(
         return timed_with(lambda _q: linear if trained is None else trained.ranker, qid)
 
     results: dict[str, dict[str, Any]] = {}
+    load_during_latency: dict[str, list[float]] = {}  # the machine's 1/5/15-min load averages
     linear = LinearRanker()
     # pipeline -> (the trained search answering each query or None for the linear default,
     #              the prepared candidates each query is ranked from)
@@ -294,6 +298,7 @@ def evaluate_search(
             for q in WARMUP_QUERIES:  # loads each fold's ONNX session and query log first
                 service.score(service.prepare(service.understand(q)))
         times = [with_query_model(trained_for(qid), qid) for qid in sample]
+        load_during_latency[name] = [round(x, 2) for x in os.getloadavg()]
         service.set_query_model(None)
         service.set_query_log(None)
         results[name] = {**evaluate_rankings(rankings, qrels), **latency_summary(times)}
@@ -350,7 +355,8 @@ def evaluate_search(
         "latency": "in-process, one query at a time, after warm-up, on a seeded sample of "
         f"{len(sample)} queries; understanding + query encoding + lexical + dense + features "
         "+ ranking + top-100 sort (quality uses every query, vectors encoded in one batch)",
-        "threads": thread_counts(),
+        "threads": thread_counts(config),
+        "load_average_after_each_latency_pass": load_during_latency,
         "cpu_count": os.cpu_count(),
         "machine": platform.platform(),
         "config": config.model_dump(),
