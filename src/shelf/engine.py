@@ -82,6 +82,7 @@ class Engine:
             cache_dir=None,  # the shared embedding cache, also used by training
             ranker=ranker,
             show_progress=show_progress,
+            graph_cache=self.settings.index_dir / "graphs",  # workers and restarts share it
         )
         service.set_query_model(load_query_model(ranker_dir))  # from `shelf search-train`
         service.set_query_log(load_query_log(ranker_dir))

@@ -249,3 +249,36 @@ def test_searches_while_items_are_added_never_fail(service: SearchService) -> No
             t.join()
     assert not failures, failures[0]
     assert ids(service.search("garden hose 24"))[0] == "hose-24"
+
+
+def test_the_hnsw_graph_is_kept_and_read_back(
+    items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shelf.search.dense import DenseIndex
+    from shelf.search.service import SearchConfig
+
+    config = SearchConfig(hnsw_threshold=5)  # ten items: an HNSW graph
+    built = SearchService.build(
+        items, config=config, encoder=HashingEncoder(), show_progress=False, graph_cache=tmp_path
+    )
+    (graph,) = tmp_path.glob("hnsw-*.faiss")
+
+    def no_building(self: DenseIndex, n: int) -> None:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(DenseIndex, "_new_index", no_building)
+    again = SearchService.build(
+        items, config=config, encoder=HashingEncoder(), show_progress=False, graph_cache=tmp_path
+    )
+    for q in ("cordless drill", "samsung", "leather sofa"):
+        assert ids(again.search(q)) == ids(built.search(q))
+    assert list(tmp_path.glob("hnsw-*.faiss")) == [graph]
+    assert not list(tmp_path.glob(".*tmp"))
+    with pytest.raises(AssertionError):  # other vectors: another graph, built
+        SearchService.build(
+            items[:8],
+            config=config,
+            encoder=HashingEncoder(),
+            show_progress=False,
+            graph_cache=tmp_path,
+        )

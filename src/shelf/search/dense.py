@@ -11,6 +11,9 @@ that set.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from shelf.catalog import Item
+from shelf.errors import ArtifactError
 
 _ADD_BLOCK = 4096
+KEPT_GRAPHS = 3  # graphs kept in a graph cache (each ~1.2x the size of its vectors)
 
 
 def item_text(item: Item) -> str:
@@ -43,8 +48,12 @@ class DenseIndex:
         hnsw_m: int = 32,
         ef_construction: int = 80,
         ef_search: int = 256,
+        graph_cache: Path | None = None,
     ) -> None:
         self.dim = dim
+        # where built HNSW graphs are kept, by the vectors they index: a restart (or a second
+        # serving worker) over the same catalog reads the graph instead of building it again
+        self.graph_cache = graph_cache
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
@@ -72,13 +81,59 @@ class DenseIndex:
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected vectors of shape (n, {self.dim}), got {vectors.shape}")
         self.vectors = np.concatenate([self.vectors, vectors]) if len(self.vectors) else vectors
+        saved: Path | None = None
         if self._index is None:
+            saved = self._graph_path(vectors)
+            if saved is not None and saved.exists():
+                self._index = self._read_graph(saved)
+                if on_progress is not None:
+                    on_progress(len(vectors))
+                return
             self._index = self._new_index(len(self.vectors))
         for start in range(0, len(vectors), _ADD_BLOCK):
             block = vectors[start : start + _ADD_BLOCK]
             self._index.add(block)
             if on_progress is not None:
                 on_progress(len(block))
+        if saved is not None:
+            self._write_graph(saved)
+
+    def _graph_path(self, vectors: np.ndarray) -> Path | None:
+        """Where the graph over exactly these vectors (and HNSW settings) is kept, or None
+        when graphs are not kept or this index is exact."""
+        if self.graph_cache is None or len(vectors) < self.hnsw_threshold:
+            return None
+        import faiss
+
+        digest = hashlib.sha256(vectors.tobytes())
+        digest.update(f"{self.hnsw_m}:{self.ef_construction}:{faiss.__version__}".encode())
+        return self.graph_cache / f"hnsw-{digest.hexdigest()[:24]}.faiss"
+
+    def _read_graph(self, path: Path) -> Any:
+        import faiss
+
+        index: Any = faiss.read_index(str(path))  # already the concrete index class
+        if index.ntotal != len(self.vectors) or index.d != self.dim:
+            raise ArtifactError(f"{path}: a graph of {index.ntotal} x {index.d} vectors")
+        index.hnsw.efSearch = self.ef_search
+        os.utime(path)  # recently used: kept by the clean-up below
+        return index
+
+    def _write_graph(self, path: Path) -> None:
+        """Write atomically (a private file renamed into place), then keep only the newest
+        KEPT_GRAPHS graphs."""
+        import faiss
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        try:
+            faiss.write_index(self._index, str(private))
+            os.replace(private, path)
+        finally:
+            private.unlink(missing_ok=True)
+        graphs = sorted(path.parent.glob("hnsw-*.faiss"), key=lambda f: f.stat().st_mtime)
+        for old in graphs[:-KEPT_GRAPHS]:
+            old.unlink(missing_ok=True)
 
     def search(
         self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None

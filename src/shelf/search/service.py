@@ -169,8 +169,10 @@ class SearchService:
         encoder: Encoder | None = None,
         ranker: LinearRanker | LambdaMARTRanker | None = None,
         personalizer: Personalizer | None = None,
+        graph_cache: Path | None = None,
     ) -> None:
         self.config = config or SearchConfig()
+        self.graph_cache = graph_cache  # where HNSW graphs are kept (None: built every time)
         self.analyzer = Analyzer(language=self.config.language)  # type: ignore[arg-type]
         self.lexical = LexicalIndex(
             self.analyzer,
@@ -221,15 +223,23 @@ class SearchService:
         ranker: LinearRanker | LambdaMARTRanker | None = None,
         personalizer: Personalizer | None = None,
         show_progress: bool = True,
+        graph_cache: Path | None = None,
     ) -> SearchService:
         """Index ``items``. Embeddings are cached under ``cache_dir`` (default
-        ``~/.cache/shelf/embeddings``) so a rebuild re-encodes nothing."""
+        ``~/.cache/shelf/embeddings``) so a rebuild re-encodes nothing; with ``graph_cache``
+        the HNSW graph is kept there too, so a restart over the same catalog builds none."""
         config = config or SearchConfig()
         if encoder is None and config.encoder and config.k_dense > 0:
             encoder = load_encoder(
                 config.encoder, cache_dir=cache_dir, query_backend=config.query_backend
             )
-        service = cls(config, encoder=encoder, ranker=ranker, personalizer=personalizer)
+        service = cls(
+            config,
+            encoder=encoder,
+            ranker=ranker,
+            personalizer=personalizer,
+            graph_cache=graph_cache,
+        )
         service._add(list(items), show_progress=show_progress)
         return service
 
@@ -317,6 +327,7 @@ class SearchService:
                         self.encoder.dim,
                         hnsw_threshold=self.config.hnsw_threshold,
                         ef_search=self.config.hnsw_ef_search,
+                        graph_cache=self.graph_cache,
                     )
                 vectors = np.concatenate(blocks)
                 graph = progress.add_task("indexing vectors", total=len(vectors))
@@ -807,6 +818,7 @@ class SearchService:
                 encoder.dim,
                 hnsw_threshold=config.hnsw_threshold,
                 ef_search=config.hnsw_ef_search,
+                graph_cache=path / "graphs",
             )
             service.dense.add(vectors)
         else:
