@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Processes `shelf serve` answers with (SHELF_WORKERS, --workers); more than "
         "one needs the SQLite store, through which they share events and new items.",
     )
+    search_encode_in_parallel: bool = Field(
+        default=True,
+        description="Encode a search query and search the vector index on a second thread "
+        "while the lexical stage runs (SHELF_SEARCH_ENCODE_IN_PARALLEL): lower latency when a "
+        "core is free, no gain in throughput when every core is busy.",
+    )
 
     @field_validator("db_url")
     @classmethod

@@ -77,8 +77,12 @@ class Engine:
             return None
         ranker_dir = self.settings.index_dir / "ranker"
         ranker = load_ranker(ranker_dir, compiled=True) if ranker_dir.exists() else None
+        from shelf.search.service import SearchConfig
+
+        config = SearchConfig(encode_in_parallel=self.settings.search_encode_in_parallel)
         service = SearchService.build(
             items,
+            config=config,
             cache_dir=None,  # the shared embedding cache, also used by training
             ranker=ranker,
             show_progress=show_progress,
@@ -325,6 +329,7 @@ class Engine:
                 "ranker": type(self.search.ranker).__name__,
                 "encoder": self.search.config.encoder,
                 "ranker_compiled": getattr(self.search.ranker, "compiled_", None) is not None,
+                "encode_in_parallel": self.search.config.encode_in_parallel,
                 "response_cache": self.search.response_cache_stats(),
             }
         if self.recs is not None:

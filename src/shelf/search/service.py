@@ -386,7 +386,9 @@ class SearchService:
         thread (onnxruntime, torch and faiss release the GIL while they work)."""
         with self._encode_pool_lock:
             if self._encode_pool is None:
-                self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="shelf-encode")
+                self._encode_pool = ThreadPoolExecutor(
+                    1, thread_name_prefix="shelf-encode", initializer=_one_faiss_thread
+                )
         return self._encode_pool.submit(self._encode_and_search, text, mask, cached)
 
     def prepare(
@@ -901,6 +903,17 @@ class ResponseCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+
+def _one_faiss_thread() -> None:
+    """OpenMP's thread count is per thread: a new thread would search with every core's
+    worth of threads (for one query, all but one wait). One, like the caller."""
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover - search extra not installed
+        pass
 
 
 def in_sorted(sorted_ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
