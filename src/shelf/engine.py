@@ -254,15 +254,15 @@ class Engine:
             if token is not None and token == self._events_token:
                 return 0  # nothing committed anywhere since the last look
             rows = self.store.events_after(self._event_watermark, limit=TAIL_BATCH)
-            self._events_token = token if len(rows) < TAIL_BATCH else None  # more may wait
-            if not rows:
-                return 0
             recs = self.recs
-            if recs is not None:
+            if rows and recs is not None:
                 for _id, user_key, item_id, event_type in rows:
                     if item_id is not None:
                         recs.record_event(user_key, item_id, event_type)
-            self._event_watermark = rows[-1][0]
+            if rows:
+                self._event_watermark = rows[-1][0]
+            # only once every row is applied, and only when no more rows may be waiting
+            self._events_token = token if len(rows) < TAIL_BATCH else None
             return len(rows)
 
     def live_user(self, user_id: str) -> str:

@@ -74,3 +74,24 @@ def test_compiled_ranker_scores_like_lightgbm_and_is_cached(tmp_path: Path) -> N
     np.testing.assert_allclose(again.predict(x), expected, rtol=1e-5, atol=1e-6)
     ranker.fit(x, 2 * 3 - labels, np.full(40, 10))  # refitting drops the compiled trees
     assert ranker.compiled_ is None
+
+
+def test_a_failed_compile_leaves_lightgbm_scoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lleaves
+
+    rng = np.random.default_rng(2)
+    x = rng.random((100, len(FEATURE_NAMES))).astype(np.float32)
+    labels = np.digitize(x[:, 0], [0.5]) * 3
+    ranker = LambdaMARTRanker(n_estimators=5, min_child_samples=5).fit(x, labels, np.full(10, 10))
+    expected = ranker.predict(x)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("LLVM could not compile this")
+
+    monkeypatch.setattr(lleaves.Model, "compile", broken)
+    assert not ranker.compile(tmp_path)
+    assert ranker.compiled_ is None
+    np.testing.assert_array_equal(ranker.predict(x), expected)
+    assert not list(tmp_path.glob("*.tmp*"))

@@ -171,16 +171,35 @@ def test_word_features_known_answers(service: SearchService) -> None:
     assert service._word_coverage(["the"], docs).tolist() == [0.0, 0.0, 0.0]
 
 
-def test_encoding_beside_the_lexical_stage_changes_nothing(service: SearchService) -> None:
-    for query in ("cordless drill", "red leather couch", "samsung tv under $500", "zzz"):
+class AliasEncoder(HashingEncoder):
+    """HashingEncoder that reads "lounger" as "sofa couch": the vector index then finds sofas
+    that no lexical retriever matches."""
+
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
+        return super().encode([t.replace("lounger", "sofa couch") for t in texts])
+
+
+def test_encoding_beside_the_lexical_stage_changes_nothing(items: list[Item]) -> None:
+    from shelf.search.features import FEATURE_NAMES
+    from shelf.search.service import SearchConfig
+
+    config = SearchConfig(k_lexical=50, k_dense=50, spelling=False)
+    service = SearchService.build(items, config=config, encoder=AliasEncoder(), show_progress=False)
+    mixed = 0
+    for query in ("red lounger", "lounger hinge", "cordless lounger drill", "samsung tv", "zzz"):
         understood = service.understand(query)
-        service.config.encode_in_parallel = True
+        service.config.encode_in_parallel = True  # split: lexical candidates first
         side = service.prepare(understood, cached=False)
-        service.config.encode_in_parallel = False
+        service.config.encode_in_parallel = False  # one pass over the union
         inline = service.prepare(understood, cached=False)
         assert side.docs.tolist() == inline.docs.tolist()
         np.testing.assert_array_equal(side.features, inline.features)
         assert side.query_vector is not None
+        dense_only = side.features[:, FEATURE_NAMES.index("lex_score")] == 0
+        mixed += int(dense_only.any() and not dense_only.all())
+    assert mixed >= 2  # both halves of the split were exercised
 
 
 def test_identical_anonymous_requests_are_answered_from_the_cache(
@@ -282,3 +301,19 @@ def test_the_hnsw_graph_is_kept_and_read_back(
             show_progress=False,
             graph_cache=tmp_path,
         )
+
+
+def test_an_unreadable_kept_graph_is_built_again(items: list[Item], tmp_path: Path) -> None:
+    from shelf.search.service import SearchConfig
+
+    config = SearchConfig(hnsw_threshold=5)
+    first = SearchService.build(
+        items, config=config, encoder=HashingEncoder(), show_progress=False, graph_cache=tmp_path
+    )
+    (graph,) = tmp_path.glob("hnsw-*.faiss")
+    graph.write_bytes(b"not a faiss index")  # a truncated write, a disk error
+    again = SearchService.build(
+        items, config=config, encoder=HashingEncoder(), show_progress=False, graph_cache=tmp_path
+    )
+    assert ids(again.search("cordless drill")) == ids(first.search("cordless drill"))
+    assert graph.stat().st_size > 1000  # written anew

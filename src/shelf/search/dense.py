@@ -11,9 +11,12 @@ that set.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from shelf.catalog import Item
-from shelf.errors import ArtifactError
 
 _ADD_BLOCK = 4096
+logger = logging.getLogger(__name__)
 KEPT_GRAPHS = 3  # graphs kept in a graph cache (each ~1.2x the size of its vectors)
 
 
@@ -86,9 +89,10 @@ class DenseIndex:
             saved = self._graph_path(vectors)
             if saved is not None and saved.exists():
                 self._index = self._read_graph(saved)
-                if on_progress is not None:
-                    on_progress(len(vectors))
-                return
+                if self._index is not None:
+                    if on_progress is not None:
+                        on_progress(len(vectors))
+                    return
             self._index = self._new_index(len(self.vectors))
         for start in range(0, len(vectors), _ADD_BLOCK):
             block = vectors[start : start + _ADD_BLOCK]
@@ -110,30 +114,49 @@ class DenseIndex:
         return self.graph_cache / f"hnsw-{digest.hexdigest()[:24]}.faiss"
 
     def _read_graph(self, path: Path) -> Any:
+        """The kept graph, or None (then it is built again) when it cannot be read."""
         import faiss
 
-        index: Any = faiss.read_index(str(path))  # already the concrete index class
-        if index.ntotal != len(self.vectors) or index.d != self.dim:
-            raise ArtifactError(f"{path}: a graph of {index.ntotal} x {index.d} vectors")
+        try:
+            index: Any = faiss.read_index(str(path))  # already the concrete index class
+            if index.ntotal != len(self.vectors) or index.d != self.dim:
+                raise ValueError(f"a graph of {index.ntotal} x {index.d} vectors")
+        except (RuntimeError, ValueError) as exc:
+            logger.warning("%s: unreadable HNSW graph (%s); building it again", path, exc)
+            path.unlink(missing_ok=True)
+            return None
         index.hnsw.efSearch = self.ef_search
-        os.utime(path)  # recently used: kept by the clean-up below
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: kept by the clean-up in _write_graph
         return index
 
     def _write_graph(self, path: Path) -> None:
         """Write atomically (a private file renamed into place), then keep only the newest
-        KEPT_GRAPHS graphs."""
+        KEPT_GRAPHS graphs. Failing to keep a graph costs the next start time, not this one:
+        it is logged, not raised."""
         import faiss
 
-        path.parent.mkdir(parents=True, exist_ok=True)
         private = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             faiss.write_index(self._index, str(private))
             os.replace(private, path)
+        except (OSError, RuntimeError) as exc:
+            logger.warning("%s: could not keep the HNSW graph (%s)", path, exc)
+            return
         finally:
             private.unlink(missing_ok=True)
-        graphs = sorted(path.parent.glob("hnsw-*.faiss"), key=lambda f: f.stat().st_mtime)
-        for old in graphs[:-KEPT_GRAPHS]:
+        kept: list[tuple[float, Path]] = []
+        for graph in path.parent.glob("hnsw-*.faiss"):
+            with contextlib.suppress(FileNotFoundError):  # another worker's clean-up
+                kept.append((graph.stat().st_mtime, graph))
+        for _mtime, old in sorted(kept)[:-KEPT_GRAPHS]:
             old.unlink(missing_ok=True)
+        stale = time.time() - 3600  # private files of writers that died an hour ago or more
+        for leftover in path.parent.glob(".hnsw-*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
 
     def search(
         self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None

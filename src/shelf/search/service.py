@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -111,8 +111,9 @@ class SearchConfig(BaseModel):
     response_cache_size: int = Field(
         default=4096,
         ge=0,
-        description="Answers kept for identical anonymous requests (0: off). Any change to "
-        "the catalog, ranker, query model, query log or popularity starts a fresh cache.",
+        description="Answers kept for identical anonymous requests (0: off). Adding items and "
+        "setting the ranker, query model, query log or popularity start a fresh cache "
+        "(changing one of those objects in place does not).",
     )
     encode_in_parallel: bool = Field(
         default=True,
@@ -193,14 +194,22 @@ class SearchService:
         self._understanding: QueryUnderstanding | None = None
         self._positions: dict[str, int] = {}
         self._attr_sets: list[set[str]] = []
-        self.query_model: QueryModel | None = None
+        # the tuned query model and the memo of its vectors, swapped together (one attribute)
+        self._query_state: tuple[QueryModel | None, VectorLRU] = (None, VectorLRU(QUERY_LRU_SIZE))
         self.query_log: QueryLog | None = None
-        self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)
-        # Held while answering and while indexing: adding items replaces index arrays that
-        # an answer reads (re-entrant: search -> prepare).
+        # Held while answering, while new items enter the indexes (their encoding happens
+        # before) and while the ranker, query model, query log or popularity are swapped:
+        # adding items replaces index arrays that an answer reads (re-entrant: search ->
+        # prepare). Uncached answers of one process are therefore computed one at a time,
+        # which is what one compute thread per serving process does anyway.
         self._lock = threading.RLock()
         self._encode_pool: ThreadPoolExecutor | None = None
         self._encode_pool_lock = threading.Lock()
+
+    @property
+    def query_model(self) -> QueryModel | None:
+        """The tuned query encoder in use (None: the item encoder's own query path)."""
+        return self._query_state[0]
 
     @property
     def ranker(self) -> LinearRanker | LambdaMARTRanker:
@@ -208,8 +217,9 @@ class SearchService:
 
     @ranker.setter
     def ranker(self, ranker: LinearRanker | LambdaMARTRanker) -> None:
-        self._ranker = ranker
-        self._generation += 1
+        with self._lock:
+            self._ranker = ranker
+            self._generation += 1
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -250,17 +260,19 @@ class SearchService:
     def set_query_model(self, model: QueryModel | None) -> None:
         """Encode queries with ``model`` (a tuned query encoder) instead of the item encoder's
         own query path; None goes back to that path."""
-        self._tuned_queries = VectorLRU(QUERY_LRU_SIZE)  # vectors of the old model go with it
-        self.query_model = model
-        self._generation += 1
+        with self._lock:
+            # one assignment: no reader pairs the new model with the old model's vectors
+            self._query_state = (model, VectorLRU(QUERY_LRU_SIZE))
+            self._generation += 1
 
     def set_query_log(self, log: QueryLog | None) -> None:
         """Search the queries each item answered too (see :mod:`shelf.search.querylog`).
         Its BM25 field is built here, at load time, not by the first query."""
-        if log is not None:
-            log.bind(self._positions, len(self.items), self.analyzer)
-        self.query_log = log
-        self._generation += 1
+        with self._lock:
+            if log is not None:
+                log.bind(self._positions, len(self.items), self.analyzer)
+            self.query_log = log
+            self._generation += 1
 
     def indexed(self, item_id: str) -> bool:
         """Whether ``item_id`` is in the index."""
@@ -281,59 +293,69 @@ class SearchService:
     def _add(self, items: list[Item], *, show_progress: bool) -> None:
         if not items:
             return
-        with self._lock:
-            self._add_locked(items, show_progress=show_progress)
-
-    def _add_locked(self, items: list[Item], *, show_progress: bool) -> None:
-        seen: set[str] = set()
-        for item in items:
-            if item.item_id in self._positions or item.item_id in seen:
-                raise ValidationError("duplicate item id", field="item_id", source=item.item_id)
-            seen.add(item.item_id)
+        self._check_new(items)  # before spending time on encoding
         from rich.progress import Progress
 
         with Progress(disable=not show_progress, transient=True) as progress:
-            task = progress.add_task("indexing text", total=len(items))
-            chunk = 2000
-            for start in range(0, len(items), chunk):
-                part = items[start : start + chunk]
-                self.lexical.add(part)
-                progress.advance(task, len(part))
-            self.columns.add(items)
-            for offset, item in enumerate(items):
-                self._positions[item.item_id] = len(self.items) + offset
-                values = {
-                    str(v).lower()
-                    for value in item.attributes.values()
-                    for v in (value if isinstance(value, list) else [value])
-                }
-                self._attr_sets.append(values)
-            self.items.extend(items)
-            if self.speller is not None:
-                first = len(self.items) - len(items)
-                self.speller.add_documents(self.lexical.title_words[first:])
-                self.speller.add_documents(
-                    self.analyzer.words(" ".join([i.brand or "", *i.category])) for i in items
-                )
+            vectors = None
             if self.encoder is not None and self.config.k_dense > 0:
+                # outside the lock: encoding is the slow part, and searches go on meanwhile
                 texts = [item_text(i) for i in items]
                 task = progress.add_task("encoding items", total=len(texts))
                 blocks = []
                 for start in range(0, len(texts), 1024):
                     blocks.append(self.encoder.encode(texts[start : start + 1024], batch_size=64))
                     progress.advance(task, len(texts[start : start + 1024]))
-                if self.dense is None:
-                    self.dense = DenseIndex(
-                        self.encoder.dim,
-                        hnsw_threshold=self.config.hnsw_threshold,
-                        ef_search=self.config.hnsw_ef_search,
-                        graph_cache=self.graph_cache,
-                    )
                 vectors = np.concatenate(blocks)
-                graph = progress.add_task("indexing vectors", total=len(vectors))
-                self.dense.add(vectors, on_progress=lambda n: progress.advance(graph, n))
-        self._understanding = None
-        self._generation += 1
+            with self._lock:
+                try:
+                    self._index(items, vectors, progress)
+                finally:  # even a failure half-way may have changed answers
+                    self._understanding = None
+                    self._generation += 1
+
+    def _check_new(self, items: list[Item]) -> None:
+        seen: set[str] = set()
+        for item in items:
+            if item.item_id in self._positions or item.item_id in seen:
+                raise ValidationError("duplicate item id", field="item_id", source=item.item_id)
+            seen.add(item.item_id)
+
+    def _index(self, items: list[Item], vectors: np.ndarray | None, progress: Any) -> None:
+        """Add ``items`` (and their vectors) to every index; the caller holds the lock."""
+        self._check_new(items)  # again, under the lock: another thread may have added them
+        task = progress.add_task("indexing text", total=len(items))
+        chunk = 2000
+        for start in range(0, len(items), chunk):
+            part = items[start : start + chunk]
+            self.lexical.add(part)
+            progress.advance(task, len(part))
+        self.columns.add(items)
+        for offset, item in enumerate(items):
+            self._positions[item.item_id] = len(self.items) + offset
+            values = {
+                str(v).lower()
+                for value in item.attributes.values()
+                for v in (value if isinstance(value, list) else [value])
+            }
+            self._attr_sets.append(values)
+        self.items.extend(items)
+        if self.speller is not None:
+            first = len(self.items) - len(items)
+            self.speller.add_documents(self.lexical.title_words[first:])
+            self.speller.add_documents(
+                self.analyzer.words(" ".join([i.brand or "", *i.category])) for i in items
+            )
+        if vectors is not None and self.encoder is not None:
+            if self.dense is None:
+                self.dense = DenseIndex(
+                    self.encoder.dim,
+                    hnsw_threshold=self.config.hnsw_threshold,
+                    ef_search=self.config.hnsw_ef_search,
+                    graph_cache=self.graph_cache,
+                )
+            graph = progress.add_task("indexing vectors", total=len(vectors))
+            self.dense.add(vectors, on_progress=lambda n: progress.advance(graph, n))
 
     @property
     def understanding(self) -> QueryUnderstanding:
@@ -356,7 +378,7 @@ class SearchService:
         the query LRU, for timing."""
         if self.encoder is None or self.dense is None or not text.strip():
             return None
-        model, memo = self.query_model, self._tuned_queries
+        model, memo = self._query_state
         if model is not None:
             return memo.get(text, model.encode_query) if cached else model.encode_query(text)
         if isinstance(self.encoder, CachedEncoder):
@@ -426,6 +448,22 @@ class SearchService:
                 pending = self._start_dense(understood.text, mask, cached=cached)
             else:
                 query_vector = self.query_vector(understood.text, cached=cached)
+        try:
+            return self._candidates(understood, mask, query_vector, pending)
+        finally:
+            if pending is not None:
+                # on an error, the second thread must not go on searching the vector index
+                # once this thread has given up the lock
+                wait([pending])
+
+    def _candidates(
+        self,
+        understood: UnderstoodQuery,
+        mask: np.ndarray | None,
+        query_vector: np.ndarray | None,
+        pending: Future[tuple[np.ndarray | None, np.ndarray]] | None,
+    ) -> Prepared:
+        cfg = self.config
         terms = understood.terms + understood.synonym_terms
         weights = [1.0] * len(understood.terms) + [SYNONYM_WEIGHT] * len(understood.synonym_terms)
         field_scores = self.lexical.field_scores(terms, weights)
@@ -447,22 +485,26 @@ class SearchService:
             "querylog": log_scores,
             **{f"field:{f}": scores for f, scores in field_scores.items()},
         }
-        # The candidates of the lexical retrievers get their vector-free inputs while the
-        # query is still being encoded; the dense retriever's extra candidates after.
-        early_docs = np.unique(np.concatenate([lex_top, log_top])).astype(np.int64)
-        early = self._candidate_columns(understood, q_bigrams, early_docs, catalog, lex_top)
-        if pending is not None:
-            query_vector, dense_top = pending.result()
-        else:
+        lexical_docs = np.concatenate([lex_top, log_top])
+        if pending is None:  # one pass over the candidate union
             dense_top = self._dense_candidates(query_vector, mask)
-        late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
-        late = self._candidate_columns(understood, q_bigrams, late_docs, catalog, lex_top)
-        docs = np.concatenate([early_docs, late_docs])
-        order = np.argsort(docs, kind="stable")  # candidates in index order, as one set
-        docs = docs[order]
-        columns = {
-            name: np.concatenate([early[name], late[name]], axis=-1)[..., order] for name in early
-        }
+            docs = np.unique(np.concatenate([lexical_docs, dense_top])).astype(np.int64)
+            columns = self._candidate_columns(understood, q_bigrams, docs, catalog, lex_top)
+        else:
+            # The lexical candidates get their vector-free inputs while the other thread
+            # encodes the query and searches the vector index; its extra candidates after.
+            early_docs = np.unique(lexical_docs).astype(np.int64)
+            early = self._candidate_columns(understood, q_bigrams, early_docs, catalog, lex_top)
+            query_vector, dense_top = pending.result()
+            late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
+            late = self._candidate_columns(understood, q_bigrams, late_docs, catalog, lex_top)
+            docs = np.concatenate([early_docs, late_docs])
+            order = np.argsort(docs, kind="stable")  # candidates in index order, as one set
+            docs = docs[order]
+            columns = {
+                name: np.concatenate([early[name], late[name]], axis=-1)[..., order]
+                for name in early
+            }
         if query_vector is not None and self.dense is not None:
             cos = self.dense.cosine(query_vector, docs)
         else:
@@ -776,8 +818,9 @@ class SearchService:
 
     # ----------------------------------------------------------------- persistence
     def set_popularity(self, scores: dict[str, float]) -> None:
-        self.columns.set_popularity(scores)
-        self._generation += 1
+        with self._lock:
+            self.columns.set_popularity(scores)
+            self._generation += 1
 
     def save(self, path: Path) -> None:
         """Write the index: config, items, item vectors and the ranker (no pickles)."""
@@ -794,7 +837,12 @@ class SearchService:
 
     @classmethod
     def load(
-        cls, path: Path, *, cache_dir: Path | None = None, show_progress: bool = False
+        cls,
+        path: Path,
+        *,
+        cache_dir: Path | None = None,
+        show_progress: bool = False,
+        graph_cache: Path | None = None,
     ) -> SearchService:
         """An index saved by :meth:`save`; text indexes are rebuilt, vectors are reused."""
         if not (path / "config.json").exists():
@@ -820,7 +868,7 @@ class SearchService:
                 encoder.dim,
                 hnsw_threshold=config.hnsw_threshold,
                 ef_search=config.hnsw_ef_search,
-                graph_cache=path / "graphs",
+                graph_cache=graph_cache,
             )
             service.dense.add(vectors)
         else:

@@ -212,9 +212,14 @@ class SQLStore:
         # commit made through any other connection (this process's pool or another process).
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
-        database = sa.make_url(url).database
-        if self.dialect == "sqlite" and database and database != ":memory:":
-            self._probe = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+        parsed = sa.make_url(url)
+        database = parsed.database or ""
+        uri = str(parsed.query.get("uri", "")).lower() in {"true", "1"}
+        in_memory = database in {"", ":memory:"} or "mode=memory" in database
+        if self.dialect == "sqlite" and not in_memory:
+            self._probe = sqlite3.connect(
+                database, check_same_thread=False, isolation_level=None, uri=uri
+            )
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._insert_users_sql = (
             f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
@@ -507,9 +512,9 @@ class SQLStore:
         """SQLite's ``PRAGMA data_version`` on a read-only probe connection: a serving process
         that sees the same value as last time knows nothing was written in between and skips
         its tailing queries. None on PostgreSQL and in-memory SQLite."""
-        if self._probe is None:
-            return None
         with self._probe_lock:
+            if self._probe is None:
+                return None
             try:
                 return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
