@@ -234,3 +234,29 @@ def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine)
         assert after["source"] in {"trending", "popular"}
     finally:
         other.close()
+
+
+def test_a_trained_search_ranker_is_served_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shelf.search.features import FEATURE_NAMES
+    from shelf.search.rank import LambdaMARTRanker
+
+    monkeypatch.setenv("SHELF_MODEL_CACHE", str(tmp_path / "models"))
+    rng = np.random.default_rng(0)
+    x = rng.random((200, len(FEATURE_NAMES))).astype(np.float32)
+    labels = np.digitize(x[:, FEATURE_NAMES.index("lex_score")], [0.5]) * 3
+    ranker = LambdaMARTRanker(n_estimators=5, min_child_samples=5).fit(x, labels, np.full(20, 10))
+    settings = Settings(data_dir=tmp_path / "data")
+    ranker.save(settings.index_dir / "ranker")  # what `shelf search-train` writes
+    engine = Engine(settings)
+    try:
+        engine.add_items(_items())
+        engine.start_services(recs=False)
+        stats = engine.stats()["search"]
+        assert stats["ranker"] == "LambdaMARTRanker" and stats["ranker_compiled"]
+        assert list((tmp_path / "models").glob("lambdamart-*.so"))
+        hits = TestClient(create_app(engine)).get("/search", params={"q": "hammer"}).json()
+        assert hits["ranker"] == "lambdamart" and hits["items"]
+    finally:
+        engine.close()
