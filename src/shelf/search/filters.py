@@ -74,7 +74,8 @@ class CatalogColumns:
         self.brand_ids = np.zeros(0, dtype=np.int32)  # -1 when unknown
         self.brand_names: list[str] = []
         self._brand_index: dict[str, int] = {}
-        self.categories: list[tuple[str, ...]] = []
+        # per item, the facet label of each level of its category path ("A", "A > B", ...)
+        self.category_labels: list[tuple[str, ...]] = []
         self.attributes: list[dict[str, list[str]]] = []
         self._category_docs: dict[tuple[str, ...], list[int]] = {}
         self._attribute_docs: dict[tuple[str, str], list[int]] = {}
@@ -103,7 +104,9 @@ class CatalogColumns:
                     self.brand_names.append(item.brand)
             brands.append(brand_id)
             path = tuple(item.category)
-            self.categories.append(path)
+            self.category_labels.append(
+                tuple(" > ".join(path[: depth + 1]) for depth in range(len(path)))
+            )
             for depth in range(1, len(path) + 1):
                 self._category_docs.setdefault(tuple(_key(p) for p in path[:depth]), []).append(doc)
             attrs: dict[str, list[str]] = {}
@@ -175,15 +178,14 @@ class CatalogColumns:
         known = brand_ids[brand_ids >= 0]
         if len(known):
             counts = np.bincount(known, minlength=len(self.brand_names))
+            present = np.flatnonzero(counts)  # not a loop over every brand of the catalog
             out["brand"] = _top(
-                {self.brand_names[i]: int(c) for i, c in enumerate(counts) if c}, top
+                {self.brand_names[i]: int(counts[i]) for i in present.tolist()}, top
             )
         levels: dict[int, dict[str, int]] = {}
         attrs: dict[str, dict[str, int]] = {}
         for d in docs.tolist():
-            path = self.categories[d]
-            for depth in range(len(path)):
-                key = " > ".join(path[: depth + 1])
+            for depth, key in enumerate(self.category_labels[d]):
                 level = levels.setdefault(depth, {})
                 level[key] = level.get(key, 0) + 1
             for name, values in self.attributes[d].items():
