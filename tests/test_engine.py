@@ -3,6 +3,8 @@ once, the personalisation hook, deleting a user, and /stats naming the serving m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -163,13 +165,22 @@ def test_a_new_item_is_recommendable_at_once_with_the_text_model(
     assert "drill-new" in {i["item_id"] for i in mine}
 
 
+@contextmanager
+def two_workers(engine: Engine) -> Iterator[tuple[TestClient, TestClient, Engine]]:
+    """A second serving process over the engine's store (its own indexes and models), as
+    with `shelf serve --workers 2`: (client of the first, client of the second, second)."""
+    other = Engine(engine.settings)
+    other.start_services()
+    try:
+        yield TestClient(create_app(engine)), TestClient(create_app(other)), other
+    finally:
+        other.close()
+
+
 def test_two_workers_share_events_items_and_deletions(engine: Engine) -> None:
     """Two serving processes over one SQLite store (as with `shelf serve --workers 2`): what
     is posted to one shapes the other's next answer."""
-    other = Engine(engine.settings)  # a second worker: its own indexes and models
-    other.start_services()
-    try:
-        first, second = TestClient(create_app(engine)), TestClient(create_app(other))
+    with two_workers(engine) as (first, second, other):
         assert second.get("/users/roamer/recommendations").json()["source"] != "session"
         event = {"user_id": "roamer", "item_id": "hammer-2", "type": "view", "timestamp": 1.85e9}
         assert first.post("/events", json={"events": [event]}).json()["stored"] == 1
@@ -190,8 +201,6 @@ def test_two_workers_share_events_items_and_deletions(engine: Engine) -> None:
         assert first.delete("/users/roamer").json()["events_deleted"] == 1
         after = second.get("/users/roamer/recommendations").json()
         assert after["source"] in {"trending", "popular"}
-    finally:
-        other.close()
 
 
 def test_a_quiet_store_costs_no_tailing_queries(
@@ -220,10 +229,7 @@ def test_a_quiet_store_costs_no_tailing_queries(
 
 
 def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine) -> None:
-    other = Engine(engine.settings)  # a second worker
-    other.start_services()
-    try:
-        first, second = TestClient(create_app(engine)), TestClient(create_app(other))
+    with two_workers(engine) as (first, second, _other):
         event = {"user_id": "visitor", "item_id": "lamp-2", "type": "view", "timestamp": 1.86e9}
         assert first.post("/events", json={"events": [event]}).json()["stored"] == 1
         for _ in range(2):  # the second answer comes from what the worker remembers
@@ -232,8 +238,6 @@ def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine)
         second.get("/users/user-7/recommendations")  # another user's request sees the change
         after = second.get("/users/visitor/recommendations").json()
         assert after["source"] in {"trending", "popular"}
-    finally:
-        other.close()
 
 
 def test_a_trained_search_ranker_is_served_compiled(

@@ -108,3 +108,19 @@ def promote(
     tmp.write_text(path.name)
     os.replace(tmp, pointer)
     return True
+
+
+def keep_newest(folder: Path, pattern: str, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` most recently modified files of ``folder`` matching
+    ``pattern`` (for derived-file caches: touch a file when it is used to keep it); files
+    that vanish meanwhile (another process pruning) are skipped. Returns the deleted ones."""
+    found: list[tuple[float, Path]] = []
+    for path in folder.glob(pattern):
+        try:
+            found.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue
+    deleted = [path for _mtime, path in sorted(found)[: max(len(found) - keep, 0)]]
+    for path in deleted:
+        path.unlink(missing_ok=True)
+    return deleted

@@ -70,15 +70,18 @@ class Engine:
     def build_search(self, *, show_progress: bool = False) -> SearchService | None:
         """A search service over every stored item (embeddings come from the on-disk cache)."""
         from shelf.search.rank import load_ranker
-        from shelf.search.service import SearchService, load_query_log, load_query_model
+        from shelf.search.service import (
+            SearchConfig,
+            SearchService,
+            load_query_log,
+            load_query_model,
+        )
 
         items = list(self.store.iter_items())
         if not items:
             return None
         ranker_dir = self.settings.index_dir / "ranker"
         ranker = load_ranker(ranker_dir, compiled=True) if ranker_dir.exists() else None
-        from shelf.search.service import SearchConfig
-
         config = SearchConfig(encode_in_parallel=self.settings.search_encode_in_parallel)
         service = SearchService.build(
             items,
@@ -244,13 +247,14 @@ class Engine:
         self._items_watermark_ms = int(time.time() * 1000)
         self._items_checked = time.monotonic()
 
-    def sync_live(self) -> int:
+    def sync_live(self, token: int | None = None) -> int:
         """Apply the events stored since the last call to the live recommender; returns how
-        many were applied."""
+        many were applied. ``token``: the store's change token if the caller just read it."""
         if not self.tails_store:
             return 0
         with self._sync_lock:
-            token = self.store.change_token()
+            if token is None:
+                token = self.store.change_token()
             if token is not None and token == self._events_token:
                 return 0  # nothing committed anywhere since the last look
             rows = self.store.events_after(self._event_watermark, limit=TAIL_BATCH)
@@ -270,17 +274,18 @@ class Engine:
         worker are applied, and a user deleted through another worker is forgotten here."""
         key = self.user_key(user_id)
         if self.tails_store:
-            self.sync_live()
+            token = self.store.change_token()  # one read serves both checks
+            self.sync_live(token)
             recs = self.recs
-            if recs is not None and not self._user_present(key):
+            if recs is not None and not self._user_present(key, token):
                 recs.forget_user(key)  # deleted (perhaps through another worker), or unknown
         self.sync_items()
         return key
 
-    def _user_present(self, key: str) -> bool:
+    def _user_present(self, key: str, token: int | None) -> bool:
         """Whether the store has the user; answers are remembered until the next commit to
-        the store (any commit may be a deletion), so a repeat visitor costs no query."""
-        token = self.store.change_token()
+        the store (``token``, read before this call; any commit may be a deletion), so a
+        repeat visitor costs no query."""
         with self._sync_lock:
             if token is None or token != self._presence_token:
                 self._presence.clear()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from shelf.artifacts import keep_newest
 from shelf.catalog import Item
 
 _ADD_BLOCK = 4096
@@ -146,12 +147,7 @@ class DenseIndex:
             return
         finally:
             private.unlink(missing_ok=True)
-        kept: list[tuple[float, Path]] = []
-        for graph in path.parent.glob("hnsw-*.faiss"):
-            with contextlib.suppress(FileNotFoundError):  # another worker's clean-up
-                kept.append((graph.stat().st_mtime, graph))
-        for _mtime, old in sorted(kept)[:-KEPT_GRAPHS]:
-            old.unlink(missing_ok=True)
+        keep_newest(path.parent, "hnsw-*.faiss", KEPT_GRAPHS)
         stale = time.time() - 3600  # private files of writers that died an hour ago or more
         for leftover in path.parent.glob(".hnsw-*.tmp"):
             with contextlib.suppress(FileNotFoundError):

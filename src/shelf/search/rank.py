@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from shelf.artifacts import keep_newest
 from shelf.errors import ArtifactError, NotFittedError
 from shelf.search.features import FEATURE_NAMES
 
@@ -151,10 +152,10 @@ class LambdaMARTRanker:
     def compile(self, cache_dir: Path | None = None) -> bool:
         """Score with the trees compiled to native code by lleaves from now on.
 
-        Compiling takes seconds (~20 s for 400 trees), so the compiled object is cached under
+        Compiling takes seconds, so the compiled object is cached under
         ``cache_dir`` (default: the model cache, ``$SHELF_MODEL_CACHE``) keyed by the model
-        text, the lleaves and llvmlite versions and the host CPU; a second load of the same
-        model takes milliseconds, and only the newest KEPT_COMPILED models are kept. Returns
+        text, the lleaves and llvmlite versions and the host CPU; a second use of the same
+        model only loads it, and only the newest KEPT_COMPILED models are kept. Returns
         False, with a logged warning, when lleaves is missing or compiling fails: LightGBM
         keeps scoring (slower, the same scores).
         """
@@ -190,6 +191,8 @@ class LambdaMARTRanker:
             compiled = lleaves.Model(model_file=str(model_file))
             if library.exists():
                 compiled.compile(cache=str(library))
+                with contextlib.suppress(OSError):
+                    os.utime(library)  # recently used: kept by the pruning below
             else:  # compile privately, then rename: workers starting together never read half
                 compiled.compile(cache=str(tmp_library))
                 os.replace(tmp_library, library)
@@ -200,7 +203,8 @@ class LambdaMARTRanker:
             tmp_text.unlink(missing_ok=True)
             tmp_library.unlink(missing_ok=True)
         self.compiled_ = compiled
-        _prune_compiled(cache_dir, keep={model_file, library})
+        for pruned in keep_newest(cache_dir, "lambdamart-*.so", KEPT_COMPILED):
+            pruned.with_suffix(".txt").unlink(missing_ok=True)
         return True
 
     def feature_importance(self) -> dict[str, float]:
@@ -216,18 +220,6 @@ class LambdaMARTRanker:
         self.booster_.save_model(str(path / "lambdamart.txt"))  # type: ignore[attr-defined]
         meta = {"kind": self.name, "features": list(FEATURE_NAMES)}
         (path / "ranker.json").write_text(json.dumps(meta, indent=2))
-
-
-def _prune_compiled(cache_dir: Path, keep: set[Path]) -> None:
-    """Keep the newest KEPT_COMPILED compiled rankers (each retraining makes a new one)."""
-    found: list[tuple[float, Path]] = []
-    for path in cache_dir.glob("lambdamart-*.so"):
-        with contextlib.suppress(FileNotFoundError):  # another process pruning
-            found.append((path.stat().st_mtime, path))
-    for _mtime, old in sorted(found)[:-KEPT_COMPILED]:
-        if old not in keep:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".txt").unlink(missing_ok=True)
 
 
 def load_ranker(path: Path, *, compiled: bool = False) -> LinearRanker | LambdaMARTRanker:

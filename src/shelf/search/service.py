@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shelf.catalog import Item
 from shelf.errors import ArtifactError, ValidationError
+from shelf.lru import LRU
 from shelf.search.dense import DenseIndex, item_text
 from shelf.search.features import (
     FEATURE_NAMES,
@@ -61,7 +61,6 @@ from shelf.text.encoder import (
     CachedEncoder,
     Encoder,
     OnnxQueryModel,
-    VectorLRU,
     load_encoder,
 )
 from shelf.text.tokenize import Analyzer
@@ -188,14 +187,17 @@ class SearchService:
         self.speller = SpellingCorrector() if self.config.spelling else None
         self.synonyms = SynonymMap(self.config.synonyms, self.analyzer)
         self._generation = 0  # bumped by every change that can change an answer
-        self._responses = ResponseCache(self.config.response_cache_size)
+        self._responses: LRU[tuple[Any, ...], SearchResponse] = LRU(self.config.response_cache_size)
         self._ranker: LinearRanker | LambdaMARTRanker = ranker or LinearRanker()
         self.personalizer = personalizer
         self._understanding: QueryUnderstanding | None = None
         self._positions: dict[str, int] = {}
         self._attr_sets: list[set[str]] = []
         # the tuned query model and the memo of its vectors, swapped together (one attribute)
-        self._query_state: tuple[QueryModel | None, VectorLRU] = (None, VectorLRU(QUERY_LRU_SIZE))
+        self._query_state: tuple[QueryModel | None, LRU[str, np.ndarray]] = (
+            None,
+            LRU(QUERY_LRU_SIZE),
+        )
         self.query_log: QueryLog | None = None
         # Held while answering, while new items enter the indexes (their encoding happens
         # before) and while the ranker, query model, query log or popularity are swapped:
@@ -262,7 +264,7 @@ class SearchService:
         own query path; None goes back to that path."""
         with self._lock:
             # one assignment: no reader pairs the new model with the old model's vectors
-            self._query_state = (model, VectorLRU(QUERY_LRU_SIZE))
+            self._query_state = (model, LRU(QUERY_LRU_SIZE))
             self._generation += 1
 
     def set_query_log(self, log: QueryLog | None) -> None:
@@ -380,7 +382,9 @@ class SearchService:
             return None
         model, memo = self._query_state
         if model is not None:
-            return memo.get(text, model.encode_query) if cached else model.encode_query(text)
+            if cached:
+                return memo.get_or_compute(text, model.encode_query)
+            return model.encode_query(text)
         if isinstance(self.encoder, CachedEncoder):
             return self.encoder.encode_one(text) if cached else self.encoder.encode_query(text)
         return self.encoder.encode([text])[0]
@@ -917,40 +921,6 @@ def load_query_log(ranker_dir: Path) -> QueryLog | None:
     if not isinstance(entries, dict):
         raise ArtifactError(f"{path}: not an object of item id to queries")
     return QueryLog(entries)
-
-
-class ResponseCache:
-    """A bounded, thread-safe LRU of search responses by request (shop queries repeat: the
-    head queries of a store are asked many times a minute). Keys carry the service's
-    generation, so an answer computed before any change is never served after it; stale
-    entries simply age out."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: tuple[Any, ...]) -> SearchResponse | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found
-
-    def put(self, key: tuple[Any, ...], response: SearchResponse) -> None:
-        with self._lock:
-            self._entries[key] = response
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
 
 
 def _one_faiss_thread() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from shelf.errors import ConfigError
+from shelf.lru import LRU
 
 _DIGEST_BYTES = 16
 QUERY_BACKENDS = ("onnx-int8", "torch")
@@ -289,31 +289,6 @@ def text_key(encoder_name: str, text: str) -> bytes:
     return h.digest()
 
 
-class VectorLRU:
-    """A bounded, thread-safe memo of text -> vector (shop queries repeat a lot).
-
-    To invalidate, replace the object: a computation still running lands in the old one.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            hit = self._vectors.get(text)
-            if hit is not None:
-                self._vectors.move_to_end(text)
-                return hit
-        vector = compute(text)
-        with self._lock:
-            self._vectors[text] = vector
-            if len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-        return vector
-
-
 class CachedEncoder:
     """An :class:`Encoder` that remembers every vector it computed.
 
@@ -335,7 +310,7 @@ class CachedEncoder:
         self._blocks: list[np.ndarray] = []
         self._size = 0
         self._matrix: np.ndarray | None = None
-        self._queries = VectorLRU(query_cache_size)
+        self._queries: LRU[str, np.ndarray] = LRU(query_cache_size)
         self._lock = threading.Lock()
         self._load_disk()
 
@@ -404,7 +379,7 @@ class CachedEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """One query's vector, shape ``(dim,)``, through an in-memory LRU."""
-        return self._queries.get(text, self.encode_query)
+        return self._queries.get_or_compute(text, self.encode_query)
 
     def _write_shard(self, keys: np.ndarray, vecs: np.ndarray) -> None:
         if self.cache_dir is None:
