@@ -79,3 +79,23 @@ def test_first_positions_are_kept_across_growth() -> None:
     assert again.first_positions("kit")[1].tolist() == [4]
     with pytest.raises(ValueError):
         BM25Field().fit(DOCS).first_positions("drill")
+
+
+def test_scores_at_candidates_equal_the_full_scores_and_follow_additions() -> None:
+    field = BM25Field().fit(DOCS)
+    docs = np.array([4, 0, 2, 3])
+    for terms, weights in [
+        (["cordless", "drill"], None),
+        (["drill", "hinge", "drill", "zzz"], [1.0, 0.5, 0.25, 1.0]),
+    ]:
+        np.testing.assert_allclose(
+            field.scores_at(terms, docs, weights), field.scores(terms, weights)[docs], rtol=1e-6
+        )
+    assert field.scores_at(["zzz"], docs).tolist() == [0.0] * 4
+    assert field.scores_at(["drill"], np.zeros(0, dtype=np.int64)).shape == (0,)
+    before = field.scores_at(["drill"], docs)
+    # a new document changes idf and average length: the by-document copy is rebuilt
+    field.add([["drill", "drill", "bits"]])
+    after = field.scores_at(["drill"], np.array([*docs, len(DOCS)]))
+    np.testing.assert_allclose(after, field.scores(["drill"])[[*docs, len(DOCS)]], rtol=1e-6)
+    assert after[-1] > 0 and not np.allclose(after[:-1], before)

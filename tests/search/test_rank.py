@@ -52,7 +52,14 @@ def test_unfitted_and_foreign_rankers_are_refused(tmp_path: Path) -> None:
 def test_feature_helpers() -> None:
     flags = np.array([[True, False], [True, True], [False, True]])
     assert longest_true_run(flags).tolist() == [2, 2]
-    assert rank_positions(np.array([4, 1, 2]), np.array([2, 4]), 5).tolist() == [1, 1000, 0]
+    assert rank_positions(np.array([4, 1, 2]), np.array([2, 4])).tolist() == [1, 1000, 0]
+    assert rank_positions(np.array([3]), np.zeros(0, dtype=np.int64)).tolist() == [1000]
+    rng = np.random.default_rng(0)
+    ranked = rng.permutation(500)[:120]
+    docs = rng.permutation(500)[:200]
+    where = {int(d): i for i, d in enumerate(ranked)}
+    expected = [where.get(int(d), 1000) for d in docs]
+    assert rank_positions(docs, ranked).tolist() == expected
 
 
 def test_compiled_ranker_scores_like_lightgbm_and_is_cached(tmp_path: Path) -> None:

@@ -86,6 +86,23 @@ def test_int8_query_vectors_agree_with_the_float_model(
     assert ((floats @ catalog.T).argmax(axis=1) == (int8 @ catalog.T).argmax(axis=1)).all()
 
 
+def test_onnx_export_fuses_the_layers(onnx_minilm: MiniLMEncoder) -> None:
+    import onnx
+
+    onnx_minilm.encode_query("door hinge")
+    assert onnx_minilm.model_dir is not None
+    (export,) = onnx_minilm.model_dir.glob("*-int8.onnx")
+    ops = [node.op_type for node in onnx.load(str(export)).graph.node]
+    # one quantised attention and two skip + layer norms per layer of the six, instead of
+    # the ~70 elementwise nodes each layer has unfused
+    assert ops.count("QAttention") == 6
+    assert ops.count("SkipLayerNormalization") == 12
+    assert len(ops) < 200
+    # the served torch model keeps its own attention code (the export used a copy)
+    model = onnx_minilm._load()
+    assert model[0].auto_model.config._attn_implementation != "eager"
+
+
 def test_onnx_export_is_made_once_and_reused(
     onnx_minilm: MiniLMEncoder, minilm: CachedEncoder
 ) -> None:

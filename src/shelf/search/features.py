@@ -188,8 +188,14 @@ def compute_features(ctx: QueryContext, data: CandidateData) -> np.ndarray:
     return out
 
 
-def rank_positions(docs: np.ndarray, ranked: np.ndarray, n_items: int) -> np.ndarray:
-    """0-based position of each of ``docs`` in ``ranked``, or :data:`MISSING_RANK`."""
-    where = np.full(n_items, MISSING_RANK, dtype=np.float32)
-    where[ranked] = np.arange(len(ranked), dtype=np.float32)
-    return where[docs]
+def rank_positions(docs: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """0-based position of each of ``docs`` in ``ranked`` (distinct ids), or
+    :data:`MISSING_RANK`."""
+    out = np.full(len(docs), MISSING_RANK, dtype=np.float32)
+    if len(ranked) == 0 or len(docs) == 0:
+        return out
+    sorter = np.argsort(ranked, kind="stable")
+    at = np.minimum(np.searchsorted(ranked, docs, sorter=sorter), len(ranked) - 1)
+    hit = ranked[sorter[at]] == docs
+    out[hit] = sorter[at[hit]]
+    return out

@@ -410,12 +410,17 @@ class SearchService:
     ) -> Future[tuple[np.ndarray | None, np.ndarray]]:
         """The query's vector and its vector-index candidates, on the service's second
         thread (onnxruntime, torch and faiss release the GIL while they work)."""
+        return self._second_thread().submit(self._encode_and_search, text, mask, cached)
+
+    def _second_thread(self) -> ThreadPoolExecutor:
+        """The service's one helper thread (query encoding and vector search beside the
+        lexical stage), started on first use."""
         with self._encode_pool_lock:
             if self._encode_pool is None:
                 self._encode_pool = ThreadPoolExecutor(
                     1, thread_name_prefix="shelf-encode", initializer=_one_faiss_thread
                 )
-        return self._encode_pool.submit(self._encode_and_search, text, mask, cached)
+            return self._encode_pool
 
     def prepare(
         self,
@@ -482,33 +487,41 @@ class SearchService:
             log_scores = np.zeros(n_items, dtype=np.float32)
             log_top = np.zeros(0, dtype=np.int64)
         q_bigrams = bigram_tokens(understood.terms)
-        catalog = {  # whole-catalog score arrays, indexed by the candidates below
+        # Whole-catalog inputs, computed once per query and indexed by the candidates below
+        # (2-d entries have a row per query term): the candidate set is assembled in two
+        # passes when the query is encoded beside, and indexing is all a pass then costs.
+        catalog = {
             "lex": lex,
             "bigram": self.lexical.bigrams.scores(q_bigrams),
-            "trigram": self.lexical.trigrams.scores(char_trigrams(understood.words)),
             "querylog": log_scores,
             **{f"field:{f}": scores for f, scores in field_scores.items()},
+            "last_term_pos": self._last_term_pos(understood.terms),
+            "word_coverage": self._word_coverage(understood.words),
+            "term_match": self._term_match(understood.terms),
+            "synonym_match": self._term_match(understood.synonym_terms),
+            "bigram_match": self._bigram_match(q_bigrams),
         }
+        centroid = self._feedback_centroid(lex_top)
+        q_trigrams = char_trigrams(understood.words)
         lexical_docs = np.concatenate([lex_top, log_top])
+        order: np.ndarray | None = None
         if pending is None:  # one pass over the candidate union
             dense_top = self._dense_candidates(query_vector, mask)
             docs = np.unique(np.concatenate([lexical_docs, dense_top])).astype(np.int64)
-            columns = self._candidate_columns(understood, q_bigrams, docs, catalog, lex_top)
+            columns = self._candidate_columns(understood, docs, catalog, centroid, q_trigrams)
         else:
             # The lexical candidates get their vector-free inputs while the other thread
             # encodes the query and searches the vector index; its extra candidates after.
             early_docs = np.unique(lexical_docs).astype(np.int64)
-            early = self._candidate_columns(understood, q_bigrams, early_docs, catalog, lex_top)
+            early = self._candidate_columns(understood, early_docs, catalog, centroid, q_trigrams)
             query_vector, dense_top = pending.result()
             late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
-            late = self._candidate_columns(understood, q_bigrams, late_docs, catalog, lex_top)
+            late = self._candidate_columns(understood, late_docs, catalog, centroid, q_trigrams)
             docs = np.concatenate([early_docs, late_docs])
-            order = np.argsort(docs, kind="stable")  # candidates in index order, as one set
-            docs = docs[order]
-            columns = {
-                name: np.concatenate([early[name], late[name]], axis=-1)[..., order]
-                for name in early
-            }
+            columns = {name: np.concatenate([early[name], late[name]], axis=-1) for name in early}
+            # the candidates go out in index order, as one set would: the feature rows are
+            # reordered once at the end (every feature is computed per candidate)
+            order = np.argsort(docs, kind="stable")
         if query_vector is not None and self.dense is not None:
             cos = self.dense.cosine(query_vector, docs)
         else:
@@ -524,8 +537,8 @@ class SearchService:
             lex_scores=columns["lex"],
             field_scores={f: columns[f"field:{f}"] for f in field_scores},
             dense_cos=cos,
-            lex_rank=rank_positions(docs, lex_top, n_items),
-            dense_rank=rank_positions(docs, dense_top, n_items),
+            lex_rank=rank_positions(docs, lex_top),
+            dense_rank=rank_positions(docs, dense_top),
             bigram_scores=columns["bigram"],
             trigram_scores=columns["trigram"],
             last_term_pos=columns["last_term_pos"],
@@ -541,91 +554,88 @@ class SearchService:
             attribute_match=columns["attribute_match"],
             popularity=columns["popularity"],
             querylog_scores=columns["querylog"],
-            querylog_rank=rank_positions(docs, log_top, n_items),
+            querylog_rank=rank_positions(docs, log_top),
         )
         features = compute_features(ctx, data)
+        if order is not None:
+            docs, features = docs[order], features[order]
         return Prepared(understood, docs, features, query_vector)
 
     def _candidate_columns(
         self,
         understood: UnderstoodQuery,
-        q_bigrams: list[str],
         docs: np.ndarray,
         catalog: dict[str, np.ndarray],
-        lex_top: np.ndarray,
+        centroid: np.ndarray | None,
+        q_trigrams: list[str],
     ) -> dict[str, np.ndarray]:
         """The feature inputs of ``docs`` that need no query vector, one entry per column
         (2-d entries have a row per query term, a column per candidate)."""
-        columns = {name: scores[docs] for name, scores in catalog.items()}
+        columns = {name: scores[..., docs] for name, scores in catalog.items()}
+        titles = self.lexical.titles
         columns.update(
-            last_term_pos=self._last_term_pos(understood.terms, docs),
-            word_coverage=self._word_coverage(understood.words, docs),
-            prf_cos=self._feedback_cosine(lex_top, docs),
-            term_match=self._term_match(understood.terms, docs),
-            synonym_match=self._term_match(understood.synonym_terms, docs),
-            bigram_match=self._bigram_match(q_bigrams, docs),
-            title_len=self.lexical.fields["title"].doc_len_[docs],
-            title_similarity=title_similarity(
-                understood.text, [self.lexical.titles[d] for d in docs.tolist()]
+            trigram=self.lexical.trigrams.scores_at(q_trigrams, docs),
+            prf_cos=(
+                self.dense.cosine(centroid, docs)
+                if centroid is not None and self.dense is not None
+                else np.zeros(len(docs), dtype=np.float32)
             ),
+            title_len=self.lexical.fields["title"].doc_len_[docs],
+            title_similarity=title_similarity(understood.text, [titles[d] for d in docs.tolist()]),
             brand_match=self._brand_match(understood.brands, docs),
             attribute_match=self._attribute_match(understood.attributes, docs),
             popularity=self.columns.popularity[docs],
         )
         return columns
 
-    def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
-        """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""
-        out = np.zeros((len(terms), len(docs)), dtype=bool)
+    def _term_match(self, terms: list[str]) -> np.ndarray:
+        """(len(terms), catalog size) bool: the term occurs in any indexed field of the item."""
+        out = np.zeros((len(terms), len(self.items)), dtype=bool)
         for i, term in enumerate(terms):
-            mark = np.zeros(len(self.items), dtype=bool)
             for index in self.lexical.fields.values():
-                mark[index.postings(term)] = True
-            out[i] = mark[docs]
+                out[i, index.postings(term)] = True
         return out
 
-    def _feedback_cosine(self, lex_top: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """Cosine of each candidate with the mean vector of the best lexical results
-        (pseudo-relevance feedback: what kind of product the top matches agree on)."""
-        if self.dense is None or len(lex_top) == 0 or len(docs) == 0:
-            return np.zeros(len(docs), dtype=np.float32)
+    def _feedback_centroid(self, lex_top: np.ndarray) -> np.ndarray | None:
+        """Unit mean vector of the best lexical results (pseudo-relevance feedback: what kind
+        of product the top matches agree on); its cosine with each candidate is a feature.
+        None without vectors or lexical results."""
+        if self.dense is None or len(lex_top) == 0:
+            return None
         centroid = self.dense.vectors[lex_top[:PRF_DEPTH]].mean(axis=0)
         norm = float(np.linalg.norm(centroid))
-        if norm == 0:
-            return np.zeros(len(docs), dtype=np.float32)
-        return self.dense.cosine(centroid / norm, docs)
+        return None if norm == 0 else centroid / norm
 
-    def _word_coverage(self, words: list[str], docs: np.ndarray) -> np.ndarray:
-        """Share of the query's non-stop words present, as written, among the title's words."""
+    def _word_coverage(self, words: list[str]) -> np.ndarray:
+        """Per item, the share of the query's non-stop words present, as written, among the
+        title's words."""
         wanted = {w for w in words if not self.analyzer.is_stop_word(w)}
-        found = np.zeros(len(docs), dtype=np.float32)
-        for word in wanted:
-            found += in_sorted(self.lexical.title_word_postings.postings(word), docs)
+        found = np.zeros(len(self.items), dtype=np.float32)
+        for word in wanted:  # postings hold each item once
+            found[self.lexical.title_word_postings.postings(word)] += 1
         return found / len(wanted) if wanted else found
 
-    def _last_term_pos(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
-        """Where the query's last term sits in each title, 0 (first) to 1 (last); 1.5 if absent.
-        Product titles tend to put the product type last ("... Cordless Drill")."""
-        out = np.full(len(docs), 1.5, dtype=np.float32)
+    def _last_term_pos(self, terms: list[str]) -> np.ndarray:
+        """Per item, where the query's last term sits in the title, 0 (first) to 1 (last);
+        1.5 if absent. Product titles tend to put the product type last ("... Cordless
+        Drill")."""
+        out = np.full(len(self.items), 1.5, dtype=np.float32)
         if not terms:
             return out
         title = self.lexical.fields["title"]
         having, first = title.first_positions(terms[-1])
         if len(having) == 0:
             return out
-        at = np.minimum(np.searchsorted(having, docs), len(having) - 1)
-        hit = having[at] == docs
-        length = title.doc_len_[docs[hit]]
-        out[hit] = np.where(length > 1, first[at[hit]] / np.maximum(length - 1, 1), 1.0)
+        length = title.doc_len_[having]
+        out[having] = np.where(length > 1, first / np.maximum(length - 1, 1), 1.0)
         return out
 
-    def _bigram_match(self, bigrams: list[str], docs: np.ndarray) -> np.ndarray:
-        """(len(bigrams), len(docs)) bool: the title has the two terms next to each other."""
-        out = np.zeros((len(bigrams), len(docs)), dtype=bool)
+    def _bigram_match(self, bigrams: list[str]) -> np.ndarray:
+        """(len(bigrams), catalog size) bool: the title has the two terms next to each
+        other."""
+        out = np.zeros((len(bigrams), len(self.items)), dtype=bool)
         for i, bigram in enumerate(bigrams):
-            mark = np.zeros(len(self.items), dtype=bool)
-            mark[self.lexical.bigrams.postings(bigram)] = True
-            out[i] = mark[docs]
+            out[i, self.lexical.bigrams.postings(bigram)] = True
         return out
 
     def _brand_match(self, brands: list[str], docs: np.ndarray) -> np.ndarray:
@@ -932,14 +942,6 @@ def _one_faiss_thread() -> None:
         faiss.omp_set_num_threads(1)
     except ImportError:  # pragma: no cover - search extra not installed
         pass
-
-
-def in_sorted(sorted_ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """Per doc of ``docs``, whether it occurs in the ascending array ``sorted_ids``."""
-    if len(sorted_ids) == 0:
-        return np.zeros(len(docs), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_ids, docs), len(sorted_ids) - 1)
-    return np.asarray(sorted_ids[at] == docs)
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:
