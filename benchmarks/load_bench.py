@@ -6,6 +6,12 @@ Usage (server already running, e.g. `shelf serve --port 8000` over a loaded cata
         --queries ../shared/data/homedepot-search/queries-dev.tsv \
         --concurrency 1 8 32 --seconds 20 --out benchmarks/results/load.json
 
+Which client sends them (``--client``):
+  httpx     this process, asyncio + httpx (the default): simple, but on a 2-core machine the
+            client's own Python takes a large share of the CPU the server needs;
+  wrk       the wrk load generator (Debian package ``wrk``, C, one thread), fed a file of
+            requests drawn as below through a Lua script: far less client CPU per request.
+
 Requests are bounded by count and time and go to loopback only. Reports per route and
 concurrency: requests, QPS, p50 and p99 latency in ms, errors (non-2xx or transport) and, for
 search, the share of answers the server took from its response cache (``X-Cache: hit``).
@@ -29,7 +35,10 @@ import json
 import os
 import platform
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -157,6 +166,129 @@ async def drive(
     }
 
 
+# wrk's Lua side: requests are read from a file (method TAB path TAB body) and sent in
+# order, cycling; X-Cache hits are counted; done() prints one JSON line for the parent.
+WRK_SCRIPT = r"""
+local lines = {}
+for line in io.lines(os.getenv("SHELF_WRK_REQUESTS")) do lines[#lines + 1] = line end
+local at = 0
+hits = 0
+request = function()
+  at = at % #lines + 1
+  local method, path, body = lines[at]:match("^(%S+)\t([^\t]+)\t?(.*)$")
+  if body == "" then
+    return wrk.format(method, path)
+  end
+  return wrk.format(method, path, {["Content-Type"] = "application/json"}, body)
+end
+response = function(status, headers, body)
+  if headers["x-cache"] == "hit" or headers["X-Cache"] == "hit" then hits = hits + 1 end
+end
+local threads = {}
+setup = function(thread) threads[#threads + 1] = thread end
+done = function(summary, latency, requests)
+  local cache_hits = 0
+  for _, thread in ipairs(threads) do cache_hits = cache_hits + thread:get("hits") end
+  local e = summary.errors
+  io.write(string.format(
+    'SHELF_WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
+    .. '"errors": %d, "cache_hits": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout, cache_hits))
+end
+"""
+
+
+def request_lines(
+    route: str,
+    n: int,
+    queries: QueryMix,
+    items: list[str],
+    users: list[str],
+    rng: random.Random,
+) -> list[str]:
+    """``n`` requests of ``route`` as wrk's script reads them, drawn like :func:`drive`'s."""
+    from urllib.parse import quote, urlencode
+
+    lines = []
+    for k in range(n):
+        if route == "search":
+            lines.append(f"GET\t/search?{urlencode({'q': queries.draw(rng)})}")
+        elif route == "recommendations":
+            user = rng.choice(users) if users else f"load-user-{rng.randrange(5000)}"
+            lines.append(f"GET\t/users/{quote(user, safe='')}/recommendations?n=10")
+        else:
+            event = {
+                "user_id": f"load-user-{rng.randrange(5000)}",
+                "item_id": rng.choice(items),
+                "type": "view",
+                "timestamp": time.time() + k * 1e-3,  # distinct, so none is a duplicate
+            }
+            lines.append("POST\t/events\t" + json.dumps({"events": [event]}))
+    return lines
+
+
+def drive_wrk(
+    base: str,
+    route: str,
+    concurrency: int,
+    seconds: float,
+    queries: QueryMix,
+    items: list[str],
+    users: list[str],
+) -> dict[str, object]:
+    """One route at one concurrency through wrk (one client thread, ``concurrency``
+    connections, each waiting for its answer before the next request)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("--client wrk needs the wrk load generator (apt-get install wrk)")
+    rng = random.Random(concurrency)
+    # enough distinct requests that the file is not used up within the run
+    lines = request_lines(
+        route, int(min(MAX_REQUESTS_PER_LEVEL, 2000 * seconds)), queries, items, users, rng
+    )
+    with tempfile.TemporaryDirectory(prefix="shelf-wrk-") as tmp:
+        script, requests = Path(tmp, "drive.lua"), Path(tmp, "requests.tsv")
+        script.write_text(WRK_SCRIPT)
+        requests.write_text("\n".join(lines) + "\n")
+        done = subprocess.run(
+            [
+                wrk,
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{seconds:g}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(script),
+                base,
+            ],
+            env={**os.environ, "SHELF_WRK_REQUESTS": str(requests)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = [line for line in done.stdout.splitlines() if line.startswith("SHELF_WRK ")]
+    if not found:
+        raise SystemExit(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    summary = json.loads(found[-1].split(" ", 1)[1])
+    n = summary["requests"]
+    return {
+        "route": route,
+        "concurrency": concurrency,
+        "requests": n,
+        "qps": round(n / (summary["duration_us"] / 1e6), 1),
+        "p50_ms": round(summary["p50_us"] / 1000, 2),
+        "p99_ms": round(summary["p99_us"] / 1000, 2),
+        "errors": summary["errors"],
+        **(
+            {"cache_hit_share": round(summary["cache_hits"] / max(n, 1), 3)}
+            if route == "search"
+            else {}
+        ),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     host = urlparse(args.base).hostname or ""
     if not (host == "localhost" or host.startswith("127.") or host == "::1"):
@@ -169,7 +301,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     rows = []
     for route in args.routes:
         for level in args.concurrency:
-            row = await drive(args.base, route, level, args.seconds, queries, items, users)
+            if args.client == "wrk":
+                row = drive_wrk(args.base, route, level, args.seconds, queries, items, users)
+            else:
+                row = await drive(args.base, route, level, args.seconds, queries, items, users)
             print(row, flush=True)
             rows.append(row)
     return {
@@ -180,6 +315,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             "load_avg": os.getloadavg(),
         },
         "server": {"base": args.base, "workers": args.server_workers, "store": stats.get("stats")},
+        "client": "wrk (1 thread)" if args.client == "wrk" else "httpx (asyncio, this process)",
         "users": "from " + str(args.users_from) if users else "unknown users (trending answers)",
         "query_mix": args.query_mix
         + (
@@ -198,6 +334,7 @@ def main() -> None:
     parser.add_argument(
         "--users-from", type=Path, default=None, help="sequences.txt whose users to ask for."
     )
+    parser.add_argument("--client", choices=["httpx", "wrk"], default="httpx")
     parser.add_argument("--query-mix", choices=["distinct", "uniform", "zipf"], default="distinct")
     parser.add_argument("--zipf-s", type=float, default=1.0)
     parser.add_argument("--routes", nargs="+", default=["search", "recommendations", "events"])

@@ -59,6 +59,7 @@ def main() -> None:
 
     import faiss
     import torch
+    from threadpoolctl import threadpool_limits
 
     from shelf.evaluate.search_protocol import load_products, load_queries
     from shelf.search.lexical import top_k
@@ -66,6 +67,7 @@ def main() -> None:
     from shelf.search.service import SearchService, load_query_log, load_query_model
     from shelf.text.encoder import CachedEncoder
 
+    threadpool_limits(1, user_api="blas")
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
     started = time.perf_counter()

@@ -175,3 +175,42 @@ def test_new_items_recommendable_without_retraining() -> None:
     assert "g2new" in ids
     reason = answer.items[ids.index("g2new")].reason
     assert reason.startswith("new, similar to")
+
+
+@pytest.mark.parametrize("name", ("sasrec", "sasrec-text"))
+def test_sasrec_one_history_through_onnxruntime_scores_like_torch(
+    fitted: dict[str, Recommender], name: str
+) -> None:
+    from shelf.recommend.sasrec import SASRec
+
+    model = fitted[name]
+    assert isinstance(model, SASRec)
+    histories = [np.array([0, 3, 1, 4]), np.arange(len(model.items_)).repeat(9)[:70]]
+    for hist in histories:  # one history: onnxruntime; two: torch in one batch
+        alone = model.score(np.array([0]), [hist])
+        batch = model.score(np.array([0, 1]), [hist, np.array([2])])
+        np.testing.assert_allclose(alone[0], batch[0], rtol=1e-4, atol=1e-4)
+    assert model._single is not None  # served through onnxruntime, not the torch fallback
+
+
+def test_sasrec_text_keeps_its_onnx_session_when_items_are_added() -> None:
+    from shelf.recommend.data import encode_sequences
+    from shelf.recommend.sasrec import SASRec
+
+    from .conftest import cycle_sequences
+
+    users, seqs = cycle_sequences()
+    data = encode_sequences(users, seqs)
+    model = make("sasrec-text", data.items)
+    model.fit(data)
+    assert isinstance(model, SASRec)
+    hist = [np.array([0, 5, 2])]
+    model.score(np.array([0]), hist)
+    session = model._single
+    assert session is not None
+    model.add_items(["g1new"], group_text(["g1new"]))
+    assert model._single is session
+    alone = model.score(np.array([0]), hist)
+    batch = model.score(np.array([0, 1]), [hist[0], np.array([1])])
+    assert alone.shape == (1, len(data.items) + 1)
+    np.testing.assert_allclose(alone[0], batch[0], rtol=1e-4, atol=1e-4)

@@ -21,8 +21,11 @@ part of known items is dropped at random during training so the text path learns
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +33,8 @@ from torch import nn
 
 from shelf.recommend.base import Recommender, Validation, mask_rows
 from shelf.recommend.data import SequenceData
+
+logger = logging.getLogger(__name__)
 
 
 def left_pad(histories: Sequence[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray:
@@ -122,16 +127,82 @@ class SASRecNet(nn.Module):
 
     def encode(self, seqs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Hidden states ``(batch, L, dim)`` for left-padded index sequences."""
+        return self.encode_embedded(table[seqs], seqs)
+
+    def encode_embedded(self, x: torch.Tensor, seqs: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode` from the sequences' item representations ``x = table[seqs]``."""
         length = seqs.shape[1]
         positions = torch.arange(self.max_len - length, self.max_len, device=seqs.device)
-        x = table[seqs] + self.pos_emb(positions)[None]
-        x = self.drop(x)
+        x = self.drop(x + self.pos_emb(positions)[None])
         valid = seqs > 0
-        causal = torch.ones(length, length, dtype=torch.bool, device=seqs.device).tril()
-        allowed = causal[None] & (valid[:, None, :] | torch.eye(length, dtype=torch.bool)[None])
+        # masks from comparing positions (not tril/eye): the same masks, in operators that
+        # onnxruntime runs (it has no boolean EyeLike)
+        at = torch.arange(length, device=seqs.device)
+        causal = at[:, None] >= at[None, :]
+        allowed = causal[None] & (valid[:, None, :] | (at[:, None] == at[None, :])[None])
         blocked = ~allowed.repeat_interleave(self.n_heads, dim=0)
         out = self.encoder(x, mask=blocked)
         return self.norm(out)
+
+
+class _LastHidden(nn.Module):
+    """The last position's hidden state, the part of :class:`SASRecNet` exported to ONNX."""
+
+    def __init__(self, net: SASRecNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, seqs: torch.Tensor) -> torch.Tensor:
+        return self.net.encode_embedded(x, seqs)[:, -1]
+
+
+def export_last_hidden(net: SASRecNet) -> Any:
+    """An onnxruntime session computing, for one history left-padded to ``max_len``, the last
+    hidden state from the history's item representations (inputs ``x`` and ``seqs``), or None
+    when onnxruntime or the export is unavailable (a warning says why).
+
+    A request scores one history; through eager torch its many small operators cost more in
+    dispatch than in arithmetic, which one onnxruntime call avoids. The shapes are fixed at
+    (1, max_len): padding is masked, so the last hidden state is the same as for the shorter
+    padding of :func:`left_pad`. The item table stays outside the graph, so adding items
+    needs no new export.
+    """
+    import tempfile
+    import warnings
+
+    try:
+        import onnxruntime as ort
+
+        seqs = torch.zeros((1, net.max_len), dtype=torch.int64)
+        seqs[0, -1] = 1
+        x = torch.zeros((1, net.max_len, net.dim))
+        # with gradients on, torch takes the transformer layers' composite path (its fused
+        # inference kernel has no ONNX form)
+        with (
+            tempfile.TemporaryDirectory(prefix="shelf-sasrec-") as tmp,
+            warnings.catch_warnings(),
+            torch.enable_grad(),
+        ):
+            warnings.simplefilter("ignore")
+            path = Path(tmp) / "last-hidden.onnx"
+            torch.onnx.export(
+                _LastHidden(net).eval(),
+                (x, seqs),
+                str(path),
+                input_names=["x", "seqs"],
+                output_names=["hidden"],
+                opset_version=17,
+                dynamo=False,
+            )
+            model = path.read_bytes()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # any failure leaves the torch path serving
+        logger.warning("SASRec serves through torch: ONNX export unavailable (%s)", exc)
+        return None
 
 
 class SASRec(Recommender):
@@ -197,6 +268,9 @@ class SASRec(Recommender):
         )
         self.item_text: np.ndarray | None = None
         self.progress: Callable[[dict[str, float]], None] | None = None
+        # one-history scoring through onnxruntime (export_last_hidden), made on first use
+        self._single: Any = None
+        self._single_tried = False
 
     def set_item_text(self, embeddings: np.ndarray) -> SASRec:
         """Give the text-aware variant one L2-normalised text embedding per vocabulary item."""
@@ -345,7 +419,11 @@ class SASRec(Recommender):
             ranks.append(target_ranks(scores, validation.targets[lo : lo + 1024]))
         return ndcg(np.concatenate(ranks), 10)
 
-    def _cache_table(self) -> None:
+    def _cache_table(self, *, keep_single: bool = False) -> None:
+        """Cache the item table for scoring. The one-history ONNX session is made again from
+        the network on next use, unless ``keep_single`` (the blocks are unchanged)."""
+        if not keep_single:
+            self._single, self._single_tried = None, False
         with torch.no_grad():
             self.table_ = self.net_.item_table().detach()
             self.out_table_ = self.table_[1:].T.contiguous()
@@ -353,12 +431,28 @@ class SASRec(Recommender):
         norms = np.linalg.norm(table, axis=1, keepdims=True)
         self.item_vectors_ = table / np.maximum(norms, 1e-9)
 
+    def _single_session(self) -> Any:
+        if not self._single_tried:
+            self._single_tried = True
+            self._single = export_last_hidden(self.net_)
+        return self._single
+
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
-        with torch.inference_mode():
-            seqs = torch.from_numpy(left_pad(histories, self.params["max_len"]))
-            hidden = self.net_.encode(seqs, self.table_)[:, -1]
-            scores = (hidden @ self.out_table_).numpy()
+        max_len = self.params["max_len"]
+        session = self._single_session() if len(histories) == 1 else None
+        if session is not None:  # a request: one history through onnxruntime
+            padded = left_pad(histories, max_len)
+            seqs = np.zeros((1, max_len), dtype=np.int64)
+            seqs[:, max_len - padded.shape[1] :] = padded
+            x = self.table_.numpy()[seqs]
+            hidden = session.run(None, {"x": x, "seqs": seqs})[0]
+            scores = np.asarray(hidden @ self.out_table_.numpy(), dtype=np.float32)
+        else:
+            with torch.inference_mode():
+                seqs_t = torch.from_numpy(left_pad(histories, max_len))
+                hidden_t = self.net_.encode(seqs_t, self.table_)[:, -1]
+                scores = (hidden_t @ self.out_table_).numpy()
         empty = np.array([len(h) == 0 for h in histories])
         if empty.any():
             scores[empty] = np.log1p(self.item_counts_)[None, :].astype(np.float32)
@@ -413,4 +507,5 @@ class SASRec(Recommender):
         self.net_.load_state_dict(state)
         self.net_.eval()
         self._impute_cold_ids()
-        self._cache_table()
+        # positions, blocks and final norm are the ones loaded: the exported session stays
+        self._cache_table(keep_single=True)

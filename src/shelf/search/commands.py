@@ -28,7 +28,11 @@ def _fail(exc: ShelfError) -> typer.Exit:
 
 
 def set_threads(n: int) -> None:
-    """Cap torch's and faiss's threads (the machine is shared; latency is per query)."""
+    """Cap torch's, faiss's and numpy's BLAS threads (the machine is shared; latency is per
+    query)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n, user_api="blas")
     try:
         import faiss
         import torch
@@ -194,7 +198,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         out: Path = typer.Option(..., help="Where to write metrics.json."),
         cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
         no_baselines: bool = typer.Option(False, help="Skip the reference baselines."),
-        threads: int = typer.Option(1, min=1, help="Threads for torch and faiss."),
+        threads: int = typer.Option(1, min=1, help="Threads for torch, faiss and numpy's BLAS."),
         latency_queries: int = typer.Option(
             500, min=0, help="Queries timed one at a time (0: all)."
         ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from shelf.errors import ServiceUnavailable
@@ -61,6 +61,12 @@ def _out(service: RecommendService, answer: RecList) -> RecListOut:
     )
 
 
+def _respond(service: RecommendService, answer: RecList) -> Response:
+    """The answer serialised once (returned as a model, FastAPI would dump, re-validate and
+    dump it again; ``response_model`` keeps the schema documented)."""
+    return Response(content=_out(service, answer).model_dump_json(), media_type="application/json")
+
+
 @router.get(
     "/users/{user_id}/recommendations", response_model=RecListOut, responses=ERROR_RESPONSES
 )
@@ -73,7 +79,7 @@ def user_recommendations(
     ] = "",
     category: Annotated[str | None, Query(max_length=256)] = None,
     include_bought: bool = False,
-) -> RecListOut:
+) -> Response:
     """Personal recommendations (already bought items excluded unless asked)."""
     service = service_of(request)
     # The models know users by their pseudonym, as the store does.
@@ -84,7 +90,7 @@ def user_recommendations(
         category=category,
         include_bought=include_bought,
     )
-    return _out(service, answer)
+    return _respond(service, answer)
 
 
 @router.get("/items/{item_id}/similar", response_model=RecListOut, responses=ERROR_RESPONSES)
@@ -92,11 +98,11 @@ def similar_items(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> RecListOut:
+) -> Response:
     """Items similar to this one."""
     service = service_of(request)
     request.app.state.engine.sync_items()
-    return _out(service, service.similar(item_id, n))
+    return _respond(service, service.similar(item_id, n))
 
 
 @router.get(
@@ -106,10 +112,10 @@ def bought_together(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> RecListOut:
+) -> Response:
     """Items frequently bought together with this one (co-purchase lift)."""
     service = service_of(request)
-    return _out(service, service.bought_together(item_id, n))
+    return _respond(service, service.bought_together(item_id, n))
 
 
 @router.get("/trending", response_model=RecListOut, responses=ERROR_RESPONSES)
@@ -117,7 +123,7 @@ def trending(
     request: Request,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(max_length=256)] = None,
-) -> RecListOut:
+) -> Response:
     """Trending items (time-decayed popularity), optionally within a category."""
     service = service_of(request)
-    return _out(service, service.trending(n, category=category))
+    return _respond(service, service.trending(n, category=category))

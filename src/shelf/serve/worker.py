@@ -42,11 +42,16 @@ def serving_threads() -> None:
     """One compute thread per serving process, and no spinning.
 
     A request is a few milliseconds of work; parallelism comes from workers, one per core, so
-    faiss, torch and onnxruntime get one thread each and OpenMP threads sleep instead of
-    spin-waiting between requests (they would take CPU from the other worker).
+    faiss, torch, onnxruntime and the BLAS behind numpy get one thread each and OpenMP
+    threads sleep instead of spin-waiting between requests (they would take CPU from the other
+    worker). numpy is loaded before this runs, so its BLAS is capped through threadpoolctl:
+    the environment variable would come too late.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
     try:
         import faiss
 

@@ -19,10 +19,12 @@ the search evaluation measures what that costs in NDCG.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -150,18 +152,36 @@ def export_int8(transformer: Any, target: Path) -> None:
             )
             fused.save_model_to_file(str(fused_path))
             # the fused nodes are contrib ops that ONNX shape inference cannot type, hence
-            # the default type for their outputs
-            quantize_dynamic(
-                str(fused_path),
-                str(int8_path),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            # the default type for their outputs; the quantiser's advice to pre-process is
+            # for unfused graphs (its pre-processing would undo nothing here but costs time)
+            with _without_root_warning("Please consider to run pre-processing"):
+                quantize_dynamic(
+                    str(fused_path),
+                    str(int8_path),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
         int8_path.rename(target)
     finally:
         for temporary in (float_path, fused_path, int8_path):
             temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _without_root_warning(prefix: str) -> Iterator[None]:
+    """Drop root-logger records that start with ``prefix`` (onnxruntime's quantiser logs its
+    advice through the root logger) while the block runs."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(prefix)
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 class OnnxQueryModel:
