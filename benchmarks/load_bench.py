@@ -301,6 +301,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     rows = []
     for route in args.routes:
         for level in args.concurrency:
+            if args.warmup > 0:  # same route and concurrency, not recorded
+                if args.client == "wrk":
+                    drive_wrk(args.base, route, level, args.warmup, queries, items, users)
+                else:
+                    await drive(args.base, route, level, args.warmup, queries, items, users)
             if args.client == "wrk":
                 row = drive_wrk(args.base, route, level, args.seconds, queries, items, users)
             else:
@@ -316,6 +321,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         },
         "server": {"base": args.base, "workers": args.server_workers, "store": stats.get("stats")},
         "client": "wrk (1 thread)" if args.client == "wrk" else "httpx (asyncio, this process)",
+        "warmup_s_per_level": args.warmup,
         "users": "from " + str(args.users_from) if users else "unknown users (trending answers)",
         "query_mix": args.query_mix
         + (
@@ -340,6 +346,13 @@ def main() -> None:
     parser.add_argument("--routes", nargs="+", default=["search", "recommendations", "events"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="Seconds of the same load before each level, not recorded (first requests "
+        "load lazily built parts: the ONNX sessions, caches).",
+    )
     parser.add_argument("--server-workers", type=int, default=1, help="Recorded, not set.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -205,7 +205,9 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
     import uvicorn
 
     from shelf.serve import create_app
+    from shelf.serve.worker import freeze_heap
 
+    freeze_heap()
     console.print(f"serving on http://{settings.host}:{settings.port}")
     # access_log off: every request is already logged as one JSON line (shelf.access)
     uvicorn.run(
@@ -218,26 +220,18 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
 
 
 def serve_workers(settings: Settings) -> None:
-    """Serve with ``settings.workers`` processes, each building its own engine."""
-    import uvicorn
+    """Serve with ``settings.workers`` processes, each building its own engine and listening
+    on the address with a socket of its own (:mod:`shelf.serve.supervisor`)."""
+    from shelf.serve.supervisor import supervise
 
     os.environ.update(settings.as_environment())
     console.print(
         f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
         "(each builds its search index and loads the recommenders)"
     )
-    from shelf.serve.worker import NoDelayHttp
-
-    uvicorn.run(
-        "shelf.serve.worker:app",
-        factory=True,
-        http=NoDelayHttp,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-    )
+    status = supervise(settings.workers, settings.host, settings.port)
+    if status:
+        raise typer.Exit(status)
 
 
 WorkersOpt = Annotated[

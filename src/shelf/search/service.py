@@ -515,7 +515,7 @@ class SearchService:
             early_docs = np.unique(lexical_docs).astype(np.int64)
             early = self._candidate_columns(understood, early_docs, catalog, centroid, q_trigrams)
             query_vector, dense_top = pending.result()
-            late_docs = np.setdiff1d(dense_top, early_docs).astype(np.int64)
+            late_docs = dense_top[~sorted_contains(early_docs, dense_top)]
             late = self._candidate_columns(understood, late_docs, catalog, centroid, q_trigrams)
             docs = np.concatenate([early_docs, late_docs])
             columns = {name: np.concatenate([early[name], late[name]], axis=-1) for name in early}
@@ -942,6 +942,15 @@ def _one_faiss_thread() -> None:
         faiss.omp_set_num_threads(1)
     except ImportError:  # pragma: no cover - search extra not installed
         pass
+
+
+def sorted_contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Per entry of ``ids``, whether the ascending array ``sorted_ids`` holds it (a binary
+    search each: np.setdiff1d would sort both arrays again)."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[at] == ids)
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:

@@ -7,6 +7,7 @@ one worker reaches the others.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -66,6 +67,21 @@ def serving_threads() -> None:
         pass
 
 
+def freeze_heap() -> None:
+    """Move every object alive now (the engine: catalog, indexes, models) out of the garbage
+    collector's reach.
+
+    A serving process holds hundreds of thousands of long-lived objects (676,560 with the
+    Home Depot search service). Requests allocate enough that the collector now and then runs
+    a full collection over all of them: a stall of hundreds of milliseconds for whichever
+    requests are waiting (measured: a full collection of the demo engine's 300,920 objects
+    took 214 ms in-process; under load, wrk saw 600 ms answers in bursts). Frozen objects are
+    still freed when their last reference goes; only reference cycles among them would stay.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def app() -> FastAPI:
     """Build one worker's engine and app (called by uvicorn in the worker process)."""
     serving_threads()
@@ -76,5 +92,6 @@ def app() -> FastAPI:
     except BaseException:
         engine.close()
         raise
+    freeze_heap()
     log.info("worker ready: %s items indexed", len(engine.search or []))
     return create_app(engine, owns_engine=True)
