@@ -30,20 +30,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import itertools
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 import httpx
+from record import run_header
 
 MAX_REQUESTS_PER_LEVEL = 200_000
 
@@ -99,14 +99,22 @@ class QueryMix:
         return rng.choice(self.queries)
 
 
+@dataclasses.dataclass
+class Workload:
+    """What the requests are drawn from: the query mix, catalog item ids (events) and user ids
+    (recommendations; empty: unknown users)."""
+
+    queries: QueryMix
+    items: list[str]
+    users: list[str]
+
+
 async def drive(
     base: str,
     route: str,
     concurrency: int,
     seconds: float,
-    queries: QueryMix,
-    items: list[str],
-    users: list[str],
+    work: Workload,
 ) -> dict[str, object]:
     rng = random.Random(concurrency)
     latencies: list[float] = []
@@ -116,30 +124,16 @@ async def drive(
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    def request() -> tuple[str, str, dict[str, object] | None, dict[str, object] | None]:
-        if route == "search":
-            return "GET", "/search", {"q": queries.draw(rng)}, None
-        if route == "recommendations":
-            user = rng.choice(users) if users else f"load-user-{rng.randrange(5000)}"
-            return "GET", f"/users/{user}/recommendations", {"n": 10}, None
-        event = {
-            "user_id": f"load-user-{rng.randrange(5000)}",
-            "item_id": rng.choice(items),
-            "type": "view",
-            "timestamp": time.time(),
-        }
-        return "POST", "/events", None, {"events": [event]}
-
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
 
         async def worker() -> None:
             nonlocal errors, sent, cache_hits
             while time.perf_counter() < deadline and sent < MAX_REQUESTS_PER_LEVEL:
-                method, path, params, body = request()
+                method, path, body = draw_request(route, work, rng, sent)
                 sent += 1
                 started = time.perf_counter()
                 try:
-                    response = await client.request(method, path, params=params, json=body)
+                    response = await client.request(method, path, json=body)
                     ok = response.status_code < 300
                     cache_hits += response.headers.get("x-cache") == "hit"
                 except httpx.TransportError:
@@ -199,32 +193,30 @@ end
 """
 
 
-def request_lines(
-    route: str,
-    n: int,
-    queries: QueryMix,
-    items: list[str],
-    users: list[str],
-    rng: random.Random,
-) -> list[str]:
-    """``n`` requests of ``route`` as wrk's script reads them, drawn like :func:`drive`'s."""
-    from urllib.parse import quote, urlencode
+def draw_request(
+    route: str, work: Workload, rng: random.Random, index: int
+) -> tuple[str, str, dict[str, object] | None]:
+    """The ``index``-th request of ``route``: method, path with its query string, JSON body."""
+    if route == "search":
+        return "GET", f"/search?{urlencode({'q': work.queries.draw(rng)})}", None
+    if route == "recommendations":
+        user = rng.choice(work.users) if work.users else f"load-user-{rng.randrange(5000)}"
+        return "GET", f"/users/{quote(user, safe='')}/recommendations?n=10", None
+    event = {
+        "user_id": f"load-user-{rng.randrange(5000)}",
+        "item_id": rng.choice(work.items),
+        "type": "view",
+        "timestamp": time.time() + index * 1e-3,  # distinct, so none is a duplicate
+    }
+    return "POST", "/events", {"events": [event]}
 
+
+def request_lines(route: str, n: int, work: Workload, rng: random.Random) -> list[str]:
+    """``n`` requests of ``route`` as wrk's script reads them (method TAB path TAB body)."""
     lines = []
     for k in range(n):
-        if route == "search":
-            lines.append(f"GET\t/search?{urlencode({'q': queries.draw(rng)})}")
-        elif route == "recommendations":
-            user = rng.choice(users) if users else f"load-user-{rng.randrange(5000)}"
-            lines.append(f"GET\t/users/{quote(user, safe='')}/recommendations?n=10")
-        else:
-            event = {
-                "user_id": f"load-user-{rng.randrange(5000)}",
-                "item_id": rng.choice(items),
-                "type": "view",
-                "timestamp": time.time() + k * 1e-3,  # distinct, so none is a duplicate
-            }
-            lines.append("POST\t/events\t" + json.dumps({"events": [event]}))
+        method, path, body = draw_request(route, work, rng, k)
+        lines.append(f"{method}\t{path}" + ("" if body is None else f"\t{json.dumps(body)}"))
     return lines
 
 
@@ -233,9 +225,7 @@ def drive_wrk(
     route: str,
     concurrency: int,
     seconds: float,
-    queries: QueryMix,
-    items: list[str],
-    users: list[str],
+    work: Workload,
 ) -> dict[str, object]:
     """One route at one concurrency through wrk (one client thread, ``concurrency``
     connections, each waiting for its answer before the next request)."""
@@ -244,9 +234,7 @@ def drive_wrk(
         raise SystemExit("--client wrk needs the wrk load generator (apt-get install wrk)")
     rng = random.Random(concurrency)
     # enough distinct requests that the file is not used up within the run
-    lines = request_lines(
-        route, int(min(MAX_REQUESTS_PER_LEVEL, 2000 * seconds)), queries, items, users, rng
-    )
+    lines = request_lines(route, int(min(MAX_REQUESTS_PER_LEVEL, 2000 * seconds)), work, rng)
     with tempfile.TemporaryDirectory(prefix="shelf-wrk-") as tmp:
         script, requests = Path(tmp, "drive.lua"), Path(tmp, "requests.tsv")
         script.write_text(WRK_SCRIPT)
@@ -298,27 +286,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=args.base, timeout=30) as client:
         items = await sample_ids(client, 200)
         stats = (await client.get("/stats")).json()
+    work = Workload(queries, items, users)
     rows = []
     for route in args.routes:
         for level in args.concurrency:
             if args.warmup > 0:  # same route and concurrency, not recorded
                 if args.client == "wrk":
-                    drive_wrk(args.base, route, level, args.warmup, queries, items, users)
+                    drive_wrk(args.base, route, level, args.warmup, work)
                 else:
-                    await drive(args.base, route, level, args.warmup, queries, items, users)
+                    await drive(args.base, route, level, args.warmup, work)
             if args.client == "wrk":
-                row = drive_wrk(args.base, route, level, args.seconds, queries, items, users)
+                row = drive_wrk(args.base, route, level, args.seconds, work)
             else:
-                row = await drive(args.base, route, level, args.seconds, queries, items, users)
+                row = await drive(args.base, route, level, args.seconds, work)
             print(row, flush=True)
             rows.append(row)
     return {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_avg": os.getloadavg(),
-        },
+        **run_header(),
         "server": {"base": args.base, "workers": args.server_workers, "store": stats.get("stats")},
         "client": "wrk (1 thread)" if args.client == "wrk" else "httpx (asyncio, this process)",
         "warmup_s_per_level": args.warmup,

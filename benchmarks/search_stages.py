@@ -18,17 +18,15 @@ docs/search.md and the README.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from record import emit, run_header
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -149,12 +147,7 @@ def main() -> None:
     stages["search_end_to_end_uncached_encode_in_line"], _ = timed(end_to_end, texts)
     service.config.encode_in_parallel = True
     doc = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_avg": os.getloadavg(),
-        },
+        **run_header(),
         "products": len(service.items),
         "queries_timed": len(texts),
         "ranker": type(service.ranker).__name__,
@@ -165,10 +158,7 @@ def main() -> None:
         "lexical stage runs (end to end), except in *_encode_in_line",
         "stages": stages,
     }
-    print(json.dumps(doc, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    emit(doc, args.out)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,23 @@ def test_onnx_export_fuses_the_layers(onnx_minilm: MiniLMEncoder) -> None:
     assert model[0].auto_model.config._attn_implementation != "eager"
 
 
+def test_plain_export_is_unfused_and_agrees_with_the_fused_one(
+    onnx_minilm: MiniLMEncoder, tmp_path: Path
+) -> None:
+    import onnx
+
+    from shelf.text.encoder import OnnxQueryModel, export_int8
+
+    plain_path = tmp_path / "plain.onnx"
+    export_int8(onnx_minilm._load()[0].auto_model, plain_path, fuse=False)
+    ops = [node.op_type for node in onnx.load(str(plain_path)).graph.node]
+    assert "QAttention" not in ops and len(ops) > 300
+    plain = OnnxQueryModel(plain_path, num_threads=1)
+    for query in QUERIES:
+        cosine = float(plain.encode_query(query) @ onnx_minilm.encode_query(query))
+        assert cosine > 0.98, (query, cosine)
+
+
 def test_onnx_export_is_made_once_and_reused(
     onnx_minilm: MiniLMEncoder, minilm: CachedEncoder
 ) -> None:

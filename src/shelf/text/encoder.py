@@ -77,16 +77,18 @@ def default_model_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "shelf" / "models"
 
 
-def export_int8(transformer: Any, target: Path) -> None:
+def export_int8(transformer: Any, target: Path, *, fuse: bool = True) -> None:
     """Write ``transformer`` (a Hugging Face BERT-style model) with mean pooling as an int8
     ONNX file at ``target``: dynamic quantisation with per-channel weights.
 
-    The float graph first goes through onnxruntime's transformer optimiser, which fuses each
-    layer's attention, its residual + layer norms and the bias + GELU into single kernels
-    (522 nodes become 134 for MiniLM-L6 after quantisation). A query of a few tokens spends
-    most of its time dispatching nodes, so the fused model answers ~20% sooner with the same
-    vectors (``benchmarks/query_encoder.py``). The fusion needs the eager attention code in
-    the exported graph, so a copy of the model is exported with it.
+    With ``fuse`` (the default) the float graph first goes through onnxruntime's transformer
+    optimiser, which fuses each layer's attention, its residual + layer norms and the bias +
+    GELU into single kernels (522 nodes become 134 for MiniLM-L6 after quantisation): a query
+    of a few tokens spends much of its time dispatching nodes
+    (``benchmarks/query_encoder.py`` times both exports). The fusion needs the eager
+    attention code in the exported graph, so a copy of the model is exported with it.
+    ``fuse=False`` is the plain export: the model's own attention code, onnxruntime's
+    quantisation pre-processing, then quantisation.
 
     Temporary files are private to the process and the result is renamed into place, so two
     processes exporting at once never leave a half-written model.
@@ -97,10 +99,11 @@ def export_int8(transformer: Any, target: Path) -> None:
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
     from onnxruntime.transformers import optimizer
 
     transformer = copy.deepcopy(transformer).eval()  # the caller's model keeps its attention
-    if hasattr(transformer, "set_attn_implementation"):
+    if fuse and hasattr(transformer, "set_attn_implementation"):
         transformer.set_attn_implementation("eager")
 
     class MeanPooled(torch.nn.Module):
@@ -118,7 +121,7 @@ def export_int8(transformer: Any, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     stem = f".{target.stem}-{os.getpid()}-{threading.get_ident()}"
     float_path = target.with_name(f"{stem}-fp32.onnx")
-    fused_path = target.with_name(f"{stem}-fused.onnx")
+    ready_path = target.with_name(f"{stem}-ready.onnx")
     int8_path = target.with_name(f"{stem}-int8.onnx")
     example = torch.ones((1, 4), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
@@ -142,21 +145,24 @@ def export_int8(transformer: Any, target: Path) -> None:
                 opset_version=17,
                 dynamo=False,
             )
-            config = transformer.config
-            fused = optimizer.optimize_model(
-                str(float_path),
-                model_type="bert",
-                num_heads=int(config.num_attention_heads),
-                hidden_size=int(config.hidden_size),
-                opt_level=0,  # the pattern fusions only; the session optimises the rest
-            )
-            fused.save_model_to_file(str(fused_path))
+            if fuse:
+                config = transformer.config
+                fused = optimizer.optimize_model(
+                    str(float_path),
+                    model_type="bert",
+                    num_heads=int(config.num_attention_heads),
+                    hidden_size=int(config.hidden_size),
+                    opt_level=0,  # the pattern fusions only; the session optimises the rest
+                )
+                fused.save_model_to_file(str(ready_path))
+            else:  # symbolic shape inference cannot follow the dynamic axes here
+                quant_pre_process(str(float_path), str(ready_path), skip_symbolic_shape=True)
             # the fused nodes are contrib ops that ONNX shape inference cannot type, hence
             # the default type for their outputs; the quantiser's advice to pre-process is
-            # for unfused graphs (its pre-processing would undo nothing here but costs time)
+            # for unfused graphs
             with _without_root_warning("Please consider to run pre-processing"):
                 quantize_dynamic(
-                    str(fused_path),
+                    str(ready_path),
                     str(int8_path),
                     weight_type=QuantType.QInt8,
                     per_channel=True,
@@ -164,7 +170,7 @@ def export_int8(transformer: Any, target: Path) -> None:
                 )
         int8_path.rename(target)
     finally:
-        for temporary in (float_path, fused_path, int8_path):
+        for temporary in (float_path, ready_path, int8_path):
             temporary.unlink(missing_ok=True)
 
 
