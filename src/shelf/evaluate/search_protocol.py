@@ -147,6 +147,11 @@ def thread_counts(config: SearchConfig | None = None) -> dict[str, int]:
         counts["faiss"] = faiss.omp_get_max_threads()
     except ImportError:  # pragma: no cover
         pass
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    if blas:
+        counts["numpy_blas"] = max(blas)
     return counts
 
 
