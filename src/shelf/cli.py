@@ -207,6 +207,7 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
     from shelf.serve import create_app
     from shelf.serve.worker import freeze_heap
 
+    engine.warm_up()
     freeze_heap()
     console.print(f"serving on http://{settings.host}:{settings.port}")
     # access_log off: every request is already logged as one JSON line (shelf.access)

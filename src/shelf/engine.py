@@ -67,6 +67,14 @@ class Engine:
         if recs:
             self.recs = self.load_recs()
 
+    def warm_up(self) -> None:
+        """Exercise search and recommendations once (see their ``warm_up``): a server calls
+        this before it takes requests."""
+        if self.search is not None:
+            self.search.warm_up()
+        if self.recs is not None:
+            self.recs.warm_up()
+
     def build_search(self, *, show_progress: bool = False) -> SearchService | None:
         """A search service over every stored item (embeddings come from the on-disk cache)."""
         from shelf.search.rank import load_ranker
@@ -115,6 +123,7 @@ class Engine:
         fresh = self.load_recs()
         if fresh is None:
             return False
+        fresh.warm_up()  # before the swap: no request waits for the new model's first use
         if current is not None:
             fresh.carry_live_state(current)
         self.recs = fresh

@@ -19,8 +19,8 @@ from shelf.serve.routes_recs import router
 from .conftest import cycle_sequences
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> RecommendService:
+def trained_artifact(root: Path) -> Path:
+    """A small promoted SASRec bundle under ``root``; returns its version folder."""
     users, seqs = cycle_sequences(copies=2, length=5)
     rows = [(u, item, t) for u, s in zip(users, seqs, strict=True) for t, item in enumerate(s)]
     interactions = Interactions(
@@ -31,13 +31,18 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> RecommendService:
         session=[f"{r[0]}-s" for r in rows],
     )
     data = sequences_from_interactions(interactions)
-    root = tmp_path_factory.mktemp("artifacts")
     version, promoted, metrics = train_bundle(
         data, root, model="sasrec", overrides={"dim": 16, "max_epochs": 3, "eval_every": 1}
     )
     assert promoted and "ndcg@10" in metrics
     path = artifacts.promoted(root, "recs")
     assert path == version
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> RecommendService:
+    path = trained_artifact(tmp_path_factory.mktemp("artifacts"))
     categories = {f"g{g}i{k}": ["Beauty", f"Group {g}"] for g in range(5) for k in range(5)}
     titles = {item: f"Item {item}" for item in categories}
     return RecommendService.from_artifact(path, titles=titles, categories=categories)
@@ -124,3 +129,14 @@ def test_artifact_promotion_only_if_better(tmp_path: Path) -> None:
     assert artifacts.promote(tmp_path, "m", better)
     assert artifacts.read_meta(better)["shelf_version"]
     assert np.isfinite(artifacts.read_meta(better)["created_at"])
+
+
+def test_warm_up_builds_the_one_history_session_before_any_request(tmp_path: Path) -> None:
+    from shelf.recommend.sasrec import SASRec
+
+    fresh = RecommendService.from_artifact(trained_artifact(tmp_path))
+    model = fresh.personal
+    assert isinstance(model, SASRec)
+    assert model._single is None and not model._single_tried  # loading builds nothing
+    fresh.warm_up()
+    assert model._single is not None  # the export a first request would have paid for

@@ -317,3 +317,12 @@ def test_an_unreadable_kept_graph_is_built_again(items: list[Item], tmp_path: Pa
     )
     assert ids(again.search("cordless drill")) == ids(first.search("cordless drill"))
     assert graph.stat().st_size > 1000  # written anew
+
+
+def test_warm_up_ranks_once_and_leaves_no_trace(service: SearchService) -> None:
+    stats = service.response_cache_stats()
+    generation = service._generation
+    service.warm_up()
+    assert service.response_cache_stats() == stats  # nothing cached, nothing counted
+    assert service._generation == generation
+    SearchService.build([], show_progress=False).warm_up()  # an empty catalog is fine

@@ -117,6 +117,14 @@ class RecommendService:
         )
 
     # ---- live events ---------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Answer one made-up one-item history, so that what the models build on first use
+        (SASRec's onnxruntime session: 0.6 s once on the demo model) is built now, not in a
+        shopper's request."""
+        items = self.personal.items_
+        if items:
+            self.personal.recommend_histories([[items[0]]], 1)
+
     def record_event(self, user_id: str, item_id: str, event_type: str = "view") -> None:
         """Add a live event: it changes the user's next for-you answer (no retraining)."""
         if event_type in {"search", "remove_from_cart"}:

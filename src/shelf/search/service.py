@@ -820,6 +820,13 @@ class SearchService:
             parts.append("attribute boost")
         return "; ".join(parts) or "related"
 
+    def warm_up(self) -> None:
+        """Rank one query made from the first item's title, uncached, so that the query
+        encoder's onnxruntime session and the compiled ranker are loaded now rather than in
+        a shopper's request."""
+        if self.items:
+            self.score(self.prepare(self.understand(self.items[0].title), cached=False))
+
     def response_cache_stats(self) -> dict[str, int]:
         """Size limit, hits and misses of the response cache (since the service started)."""
         cache = self._responses

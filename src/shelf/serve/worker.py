@@ -89,6 +89,7 @@ def app() -> FastAPI:
     engine = Engine(settings)
     try:
         engine.start_services()
+        engine.warm_up()
     except BaseException:
         engine.close()
         raise
