@@ -16,6 +16,10 @@
 # Demo catalog (after `shelf --data-dir /tmp/demo demo --no-serve`):
 #   benchmarks/load_serve.sh /tmp/demo 2 benchmarks/results/load-scientific.json \
 #       --users-from ../shared/data/amazon-scientific/sequences.txt
+# The *-wrk.json files of 2026-11-28 add `--client wrk --concurrency 1 8 32 --seconds 10
+# --warmup 3` (wrk: `apt-get install wrk`), and `--routes search events` (Home Depot),
+# `--routes search --query-mix zipf`, `--routes recommendations events` (demo); the
+# *-c2-c4.json files the same with `--concurrency 2 4`. Each file's "command" is exact.
 set -euo pipefail
 data_dir=$1 workers=$2 out=$3
 shift 3
