@@ -168,3 +168,29 @@ def test_cached_encoder_uses_the_fast_path_and_its_lru(minilm: CachedEncoder) ->
 def test_unknown_query_backend_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="query backend"):
         MiniLMEncoder(query_backend="tensorrt")
+
+
+def test_a_new_default_export_prunes_the_older_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from shelf.text import encoder as encoder_module
+
+    for k in range(5):  # exports of earlier weights or export versions, oldest first
+        old = tmp_path / f"minilm-old{k}-int8.onnx"
+        old.write_bytes(b"old")
+        os.utime(old, (1_000_000 + k, 1_000_000 + k))
+    keep = tmp_path / "lambdamart-x.so"  # other derived files are not touched
+    keep.write_bytes(b"so")
+    os.utime(keep, (1, 1))
+    monkeypatch.setattr(encoder_module, "export_int8", lambda t, p: p.write_bytes(b"new"))
+    new = tmp_path / "minilm-new-int8.onnx"
+    encoder_module._export_default(object(), new)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [
+        "lambdamart-x.so",
+        "minilm-new-int8.onnx",
+        "minilm-old3-int8.onnx",
+        "minilm-old4-int8.onnx",
+    ]

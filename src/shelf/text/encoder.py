@@ -38,6 +38,7 @@ QUERY_BACKENDS = ("onnx-int8", "torch")
 # Part of the default export's file name: a change to how export_int8 builds the model
 # exports it again instead of reusing an older file.
 EXPORT_VERSION = "fused-1"
+KEPT_DEFAULT_EXPORTS = 3  # default query-encoder exports kept in the model cache
 
 
 @runtime_checkable
@@ -250,6 +251,16 @@ class OnnxQueryModel:
         return l2_normalise(vector.reshape(1, -1))[0]
 
 
+def _export_default(transformer: Any, path: Path) -> None:
+    """Export the bundled model's query encoder to ``path`` and prune older default exports
+    in its folder (a new weights file or export version names a new file; the newest
+    :data:`KEPT_DEFAULT_EXPORTS` stay, for other installs sharing the cache)."""
+    from shelf.artifacts import keep_newest
+
+    export_int8(transformer, path)
+    keep_newest(path.parent, "minilm-*-int8.onnx", KEPT_DEFAULT_EXPORTS)
+
+
 def _default_onnx_path(model_dir: Path) -> Path:
     """The int8 export of the bundled weights, named after their size and mtime so that a new
     package version exports again."""
@@ -311,7 +322,7 @@ class MiniLMEncoder:
             model = self._load()
             self._query_model = OnnxQueryModel(
                 _default_onnx_path(self.model_dir or default_model_dir()),
-                make=lambda path: export_int8(model[0].auto_model, path),
+                make=lambda path: _export_default(model[0].auto_model, path),
                 max_tokens=int(model.max_seq_length),
             )
         return self._query_model.encode_query(text)
