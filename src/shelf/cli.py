@@ -205,10 +205,9 @@ def serve_engine(engine: Engine, settings: Settings) -> None:
     import uvicorn
 
     from shelf.serve import create_app
-    from shelf.serve.worker import freeze_heap
+    from shelf.serve.worker import ready_to_serve
 
-    engine.warm_up()
-    freeze_heap()
+    ready_to_serve(engine)
     console.print(f"serving on http://{settings.host}:{settings.port}")
     # access_log off: every request is already logged as one JSON line (shelf.access)
     uvicorn.run(

@@ -320,9 +320,20 @@ def test_an_unreadable_kept_graph_is_built_again(items: list[Item], tmp_path: Pa
 
 
 def test_warm_up_ranks_once_and_leaves_no_trace(service: SearchService) -> None:
+    from shelf.search.rank import LinearRanker
+
+    scored: list[int] = []
+
+    class Counting(LinearRanker):
+        def predict(self, features: np.ndarray, **kwargs: object) -> np.ndarray:
+            scored.append(len(features))
+            return super().predict(features)
+
+    service.ranker = Counting()
     stats = service.response_cache_stats()
     generation = service._generation
     service.warm_up()
+    assert len(scored) == 1 and scored[0] > 0  # one query, with candidates, ranked
     assert service.response_cache_stats() == stats  # nothing cached, nothing counted
     assert service._generation == generation
     SearchService.build([], show_progress=False).warm_up()  # an empty catalog is fine

@@ -79,6 +79,8 @@ def test_two_processes_can_listen_on_one_port() -> None:
         first.listen()
         second.listen()
         assert first.getsockname() == second.getsockname()
+        # a TCP protocol number: the event loop then sets TCP_NODELAY on accepted connections
+        assert first.proto == socket.IPPROTO_TCP
     finally:
         first.close()
         second.close()

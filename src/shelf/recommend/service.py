@@ -119,8 +119,8 @@ class RecommendService:
     # ---- live events ---------------------------------------------------------------------
     def warm_up(self) -> None:
         """Answer one made-up one-item history, so that what the models build on first use
-        (SASRec's onnxruntime session: 0.6 s once on the demo model) is built now, not in a
-        shopper's request."""
+        (SASRec's onnxruntime session: 0.6 s, timed once by hand on the demo model) is built
+        now, not in a shopper's request."""
         items = self.personal.items_
         if items:
             self.personal.recommend_histories([[items[0]]], 1)

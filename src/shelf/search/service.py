@@ -410,17 +410,12 @@ class SearchService:
     ) -> Future[tuple[np.ndarray | None, np.ndarray]]:
         """The query's vector and its vector-index candidates, on the service's second
         thread (onnxruntime, torch and faiss release the GIL while they work)."""
-        return self._second_thread().submit(self._encode_and_search, text, mask, cached)
-
-    def _second_thread(self) -> ThreadPoolExecutor:
-        """The service's one helper thread (query encoding and vector search beside the
-        lexical stage), started on first use."""
         with self._encode_pool_lock:
             if self._encode_pool is None:
                 self._encode_pool = ThreadPoolExecutor(
                     1, thread_name_prefix="shelf-encode", initializer=_one_faiss_thread
                 )
-            return self._encode_pool
+        return self._encode_pool.submit(self._encode_and_search, text, mask, cached)
 
     def prepare(
         self,

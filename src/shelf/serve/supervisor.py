@@ -35,7 +35,11 @@ STOP_GRACE_S = 30.0  # how long a worker may take to finish its requests on shut
 
 def bind_shared(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host:port`` that other processes may bind too
-    (``SO_REUSEPORT``): the kernel then spreads incoming connections over all of them."""
+    (``SO_REUSEPORT``): the kernel then spreads incoming connections over all of them.
+
+    Made from ``getaddrinfo``, the socket's protocol is IPPROTO_TCP, so the event loop turns
+    Nagle's algorithm off on every connection it accepts (uvicorn's own multi-worker socket
+    had protocol 0 and needed a protocol subclass for that, gone with it)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -53,13 +57,10 @@ def run_worker(host: str, port: int) -> None:
     :mod:`shelf.serve.worker` (settings come from the environment the parent set)."""
     import uvicorn
 
-    from shelf.serve.worker import NoDelayHttp
-
     sock = bind_shared(host, port)
     config = uvicorn.Config(
         "shelf.serve.worker:app",
         factory=True,
-        http=NoDelayHttp,
         log_level="info",
         access_log=False,  # every request is logged as one JSON line (shelf.access)
     )

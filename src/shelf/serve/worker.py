@@ -6,37 +6,17 @@ one worker reaches the others.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
-import socket
 
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shelf.config import load_settings
 from shelf.engine import Engine
 from shelf.serve.app import create_app
 
 log = logging.getLogger("shelf.serve")
-
-
-class NoDelayHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol with Nagle's algorithm off on every connection.
-
-    With ``workers > 1`` uvicorn binds the listening socket itself as ``socket(family, type)``,
-    protocol number 0, and asyncio only sets TCP_NODELAY on sockets whose protocol is
-    IPPROTO_TCP. Every keep-alive response then waited for the client's delayed ACK: 40 ms
-    added to each request (measured by hand with an httpx client: a search took 60 ms over a
-    reused connection, 20 ms over a fresh one).
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
 
 
 def serving_threads() -> None:
@@ -67,17 +47,19 @@ def serving_threads() -> None:
         pass
 
 
-def freeze_heap() -> None:
-    """Move every object alive now (the engine: catalog, indexes, models) out of the garbage
-    collector's reach.
+def ready_to_serve(engine: Engine) -> None:
+    """The last steps before a process takes requests: exercise search and recommendations
+    once (``Engine.warm_up``: what they build on first use is built now, not in a shopper's
+    request), then move every object alive (the engine: catalog, indexes, models) out of the
+    garbage collector's reach.
 
-    A serving process holds hundreds of thousands of long-lived objects (676,560 with the
-    Home Depot search service). Requests allocate enough that the collector now and then runs
-    a full collection over all of them: a stall of hundreds of milliseconds for whichever
-    requests are waiting (measured: a full collection of the demo engine's 300,920 objects
-    took 214 ms in-process; under load, wrk saw 600 ms answers in bursts). Frozen objects are
-    still freed when their last reference goes; only reference cycles among them would stay.
+    A serving process holds hundreds of thousands of long-lived objects, and requests allocate
+    enough that the collector now and then runs a full collection over all of them, stalling
+    whichever requests wait (measured once by hand, script not kept: a full collection of the
+    demo engine's 300,920 objects took 214 ms). Frozen objects are still freed when their last
+    reference goes; only reference cycles among them would stay.
     """
+    engine.warm_up()
     gc.collect()
     gc.freeze()
 
@@ -89,10 +71,9 @@ def app() -> FastAPI:
     engine = Engine(settings)
     try:
         engine.start_services()
-        engine.warm_up()
+        ready_to_serve(engine)
     except BaseException:
         engine.close()
         raise
-    freeze_heap()
     log.info("worker ready: %s items indexed", len(engine.search or []))
     return create_app(engine, owns_engine=True)
