@@ -3,6 +3,8 @@ once, the personalisation hook, deleting a user, and /stats naming the serving m
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,6 +203,38 @@ def test_two_workers_share_events_items_and_deletions(engine: Engine) -> None:
         assert first.delete("/users/roamer").json()["events_deleted"] == 1
         after = second.get("/users/roamer/recommendations").json()
         assert after["source"] in {"trending", "popular"}
+
+
+def test_items_from_another_worker_are_indexed_off_the_event_loop(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async routes hand the catalog look (and the encoding of new items) to the thread
+    pool once it is due, and compute inline otherwise."""
+    with two_workers(engine) as (first, second, other):
+        where: list[str] = []
+        real = other.sync_items
+
+        def watched(**kwargs: bool) -> int:
+            try:
+                asyncio.get_running_loop()
+                where.append("event loop")
+            except RuntimeError:
+                where.append("thread")
+            return real(**kwargs)
+
+        monkeypatch.setattr(other, "sync_items", watched)
+        new = {"item_id": "zoetrope-1", "title": "Tin zoetrope", "category": ["Toys"]}
+        assert first.post("/items", json={"items": [new]}).status_code == 200
+        deadline = time.monotonic() + 5
+        while not other.items_sync_due():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        hits = second.get("/search", params={"q": "zoetrope"}).json()["items"]
+        assert [h["item_id"] for h in hits][:1] == ["zoetrope-1"]
+        assert where == ["thread"]
+        monkeypatch.setattr(other, "items_sync_due", lambda: False)  # a look made just now
+        assert second.get("/search", params={"q": "tin zoetrope"}).status_code == 200
+        assert where == ["thread"]  # no second look: the request computed inline
 
 
 def test_a_quiet_store_costs_no_tailing_queries(

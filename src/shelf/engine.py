@@ -310,6 +310,11 @@ class Engine:
                 self._presence[key] = present
         return present
 
+    def items_sync_due(self) -> bool:
+        """Whether the next :meth:`sync_items` would look at the store (a clock check, no
+        I/O). An async route runs that look, and any indexing it finds, off its event loop."""
+        return self.tails_store and time.monotonic() - self._items_checked >= ITEM_SYNC_SECONDS
+
     def sync_items(self, *, force: bool = False) -> int:
         """Index items written by other workers since the last look (at most every
         ITEM_SYNC_SECONDS unless ``force``); returns how many were new here."""

@@ -214,3 +214,18 @@ def test_sasrec_text_keeps_its_onnx_session_when_items_are_added() -> None:
     batch = model.score(np.array([0, 1]), [hist[0], np.array([1])])
     assert alone.shape == (1, len(data.items) + 1)
     np.testing.assert_allclose(alone[0], batch[0], rtol=1e-4, atol=1e-4)
+
+
+def test_blend_standardise_matches_numpy_z_scores() -> None:
+    from shelf.recommend.blend import standardise
+
+    rng = np.random.default_rng(3)
+    scores = (rng.standard_normal((4, 500)) * 7 + 2).astype(np.float32)
+    scores[2] = 5.0  # a constant row: no spread, so all zeros rather than a division by zero
+    z = standardise(scores)
+    expected = (scores - scores.mean(axis=1, keepdims=True)) / np.maximum(
+        scores.std(axis=1, keepdims=True), 1e-9
+    )
+    np.testing.assert_allclose(z, expected, atol=1e-5)
+    assert np.all(z[2] == 0) and z is not scores
+    np.testing.assert_allclose(z[[0, 1, 3]].std(axis=1), 1.0, atol=1e-5)

@@ -102,6 +102,7 @@ def test_routes(service: RecommendService) -> None:
         user_key=lambda user: user,
         live_user=lambda user: user,
         sync_items=lambda **_: 0,
+        items_sync_due=lambda: False,
     )
     app.include_router(router)
     client = TestClient(app)

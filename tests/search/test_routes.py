@@ -20,7 +20,10 @@ def client(service: SearchService) -> Iterator[TestClient]:
     install(app)
     app.include_router(router)
     app.state.engine = SimpleNamespace(
-        search=service, sync_items=lambda **_: 0, live_user=lambda user: user
+        search=service,
+        sync_items=lambda **_: 0,
+        items_sync_due=lambda: False,
+        live_user=lambda user: user,
     )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

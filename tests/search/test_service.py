@@ -220,6 +220,25 @@ def test_identical_anonymous_requests_are_answered_from_the_cache(
     assert stats["hits"] == 1 and stats["entries"] == 3
 
 
+def test_search_splits_into_a_cache_look_and_an_answer(service: SearchService) -> None:
+    asked = service.request("cordless drill", filters=SearchFilters(brands=["DEWALT"]))
+    assert service.cached(asked) is None  # nothing computed on a miss
+    assert service.response_cache_stats()["entries"] == 0
+    answered = service.answer(asked)
+    assert not answered.cached and ids(answered)
+    hit = service.cached(
+        service.request("cordless drill", filters=SearchFilters(brands=["DEWALT"]))
+    )
+    assert hit is not None and hit.cached and ids(hit) == ids(answered)
+    stats = service.response_cache_stats()
+    assert (stats["hits"], stats["misses"], stats["entries"]) == (1, 1, 1)
+    assert service.cached(service.request("cordless drill", user_id="u1")) is None  # personal
+    with pytest.raises(ValidationError):
+        service.request("drill", page=0)
+    with pytest.raises(ValidationError):
+        service.request("drill", sort="cheapest")
+
+
 def test_any_change_starts_a_fresh_response_cache(service: SearchService) -> None:
     service.search("cordless saw")
     assert service.search("cordless saw").cached

@@ -159,6 +159,23 @@ class Prepared:
     query_vector: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search request, checked, with its response-cache key (None: not cacheable) and
+    the time it was made (``took_ms`` counts from there)."""
+
+    query: str
+    filters: SearchFilters
+    order: SortOrder
+    page: int
+    page_size: int
+    user_id: str | None
+    understand: bool
+    apply_understood_filters: bool
+    cache_key: tuple[Any, ...] | None
+    started: float
+
+
 class SearchService:
     """Product search over a catalog. Build with :meth:`build`, query with :meth:`search`."""
 
@@ -677,7 +694,35 @@ class SearchService:
     ) -> SearchResponse:
         """Search the catalog. Explicit ``filters`` win over understood ones; price bounds
         understood from the query become filters unless ``apply_understood_filters=False``;
-        understood brands and attribute values are boosts (ranking features)."""
+        understood brands and attribute values are boosts (ranking features). An identical
+        request made before is answered from the response cache."""
+        asked = self.request(
+            query,
+            filters=filters,
+            sort=sort,
+            page=page,
+            page_size=page_size,
+            user_id=user_id,
+            understand=understand,
+            apply_understood_filters=apply_understood_filters,
+        )
+        return self.cached(asked) or self.answer(asked)
+
+    def request(
+        self,
+        query: str,
+        *,
+        filters: SearchFilters | None = None,
+        sort: SortOrder | str = SortOrder.RELEVANCE,
+        page: int = 1,
+        page_size: int = 20,
+        user_id: str | None = None,
+        understand: bool = True,
+        apply_understood_filters: bool = True,
+    ) -> SearchRequest:
+        """A :meth:`search` request, checked (ValidationError names the field), with its
+        response-cache key. :meth:`cached` then :meth:`answer` split :meth:`search` in two,
+        so that a server can answer repeats inline and hand new queries to a thread."""
         started = time.perf_counter()
         if page < 1:
             raise ValidationError("must be at least 1", field="page")
@@ -691,7 +736,7 @@ class SearchService:
             ) from None
         filters = filters or SearchFilters()
         cache_key: tuple[Any, ...] | None = None
-        if user_id is None and self._responses.size:
+        if user_id is None and self._responses.size:  # personal answers are not kept
             cache_key = (
                 self._generation,
                 query,
@@ -702,24 +747,45 @@ class SearchService:
                 understand,
                 apply_understood_filters,
             )
-            hit = self._responses.get(cache_key)
-            if hit is not None:
-                took_ms = round((time.perf_counter() - started) * 1000, 3)
-                return hit.model_copy(update={"took_ms": took_ms, "cached": True})
+        return SearchRequest(
+            query,
+            filters,
+            order,
+            page,
+            page_size,
+            user_id,
+            understand,
+            apply_understood_filters,
+            cache_key,
+            started,
+        )
+
+    def cached(self, request: SearchRequest) -> SearchResponse | None:
+        """The answer from the response cache, or None (nothing is computed)."""
+        if request.cache_key is None:
+            return None
+        hit = self._responses.get(request.cache_key)
+        if hit is None:
+            return None
+        took_ms = round((time.perf_counter() - request.started) * 1000, 3)
+        return hit.model_copy(update={"took_ms": took_ms, "cached": True})
+
+    def answer(self, request: SearchRequest) -> SearchResponse:
+        """The answer computed (the response cache is not read), then kept in the cache."""
         with self._lock:  # no item is indexed halfway through an answer
             response = self._answer(
-                query,
-                filters,
-                order,
-                page,
-                page_size,
-                user_id,
-                understand=understand,
-                apply_understood_filters=apply_understood_filters,
-                started=started,
+                request.query,
+                request.filters,
+                request.order,
+                request.page,
+                request.page_size,
+                request.user_id,
+                understand=request.understand,
+                apply_understood_filters=request.apply_understood_filters,
+                started=request.started,
             )
-        if cache_key is not None:
-            self._responses.put(cache_key, response)
+        if request.cache_key is not None:
+            self._responses.put(request.cache_key, response)
         return response
 
     def _answer(

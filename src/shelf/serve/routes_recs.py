@@ -2,7 +2,8 @@
 
 The service is ``request.app.state.engine.recs`` (a
 :class:`shelf.recommend.service.RecommendService`). Every list names the step of the fallback
-chain (or the list kind) that produced it, and every item carries a readable reason.
+chain (or the list kind) that produced it, and every item carries a readable reason. The
+routes are ``async``: see :mod:`shelf.serve.live` for why and what stays off the event loop.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from shelf.errors import ServiceUnavailable
 from shelf.recommend.service import RecList, RecommendService
+from shelf.serve.live import caught_up
 from shelf.serve.schemas import ERROR_RESPONSES
 
 router = APIRouter(tags=["recommendations"])
@@ -70,7 +72,7 @@ def _respond(service: RecommendService, answer: RecList) -> Response:
 @router.get(
     "/users/{user_id}/recommendations", response_model=RecListOut, responses=ERROR_RESPONSES
 )
-def user_recommendations(
+async def user_recommendations(
     request: Request,
     user_id: Annotated[str, Path(max_length=256)],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -82,9 +84,10 @@ def user_recommendations(
 ) -> Response:
     """Personal recommendations (already bought items excluded unless asked)."""
     service = service_of(request)
+    engine = await caught_up(request)
     # The models know users by their pseudonym, as the store does.
     answer = service.for_you(
-        request.app.state.engine.live_user(user_id),  # synced with the other workers
+        engine.live_user(user_id),  # the other workers' events applied
         n,
         exclude=[e for e in exclude.split(",") if e],
         category=category,
@@ -94,21 +97,21 @@ def user_recommendations(
 
 
 @router.get("/items/{item_id}/similar", response_model=RecListOut, responses=ERROR_RESPONSES)
-def similar_items(
+async def similar_items(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response:
     """Items similar to this one."""
     service = service_of(request)
-    request.app.state.engine.sync_items()
+    await caught_up(request)
     return _respond(service, service.similar(item_id, n))
 
 
 @router.get(
     "/items/{item_id}/bought-together", response_model=RecListOut, responses=ERROR_RESPONSES
 )
-def bought_together(
+async def bought_together(
     request: Request,
     item_id: Annotated[str, Path(max_length=256)],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -119,7 +122,7 @@ def bought_together(
 
 
 @router.get("/trending", response_model=RecListOut, responses=ERROR_RESPONSES)
-def trending(
+async def trending(
     request: Request,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(max_length=256)] = None,

@@ -1,7 +1,9 @@
 """``GET /search``: products for a query, with filters, facets, sorting and pagination.
 
 The service is ``request.app.state.engine.search`` (a :class:`shelf.search.SearchService`).
-Errors go through the app's JSON error envelope (a shelf ``ValidationError`` -> 422).
+Errors go through the app's JSON error envelope (a shelf ``ValidationError`` -> 422). The
+route is ``async``: repeats come from the response cache on the event loop, new queries are
+ranked on a thread (see :mod:`shelf.serve.live` for the other compute routes).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError as PydanticValidationError
+from starlette.concurrency import run_in_threadpool
 
 from shelf.errors import ServiceUnavailable, ValidationError
 from shelf.search.filters import SearchFilters, SortOrder
 from shelf.search.service import MAX_PAGE_SIZE, SearchResponse, SearchService
+from shelf.serve.live import caught_up
 from shelf.serve.schemas import ERROR_RESPONSES
 
 router = APIRouter()
@@ -38,7 +42,7 @@ def _attributes(values: list[str]) -> dict[str, list[str]]:
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
-def search(
+async def search(
     request: Request,
     q: Annotated[str, Query(max_length=512, description="The query; empty to browse.")] = "",
     category: Annotated[
@@ -76,12 +80,10 @@ def search(
         field, _, reason = message.partition(": ")
         raise ValidationError(reason or message, field=field if reason else None) from None
     service = _service(request)
-    engine = request.app.state.engine
+    engine = await caught_up(request)
     if user_id:
-        engine.live_user(user_id)  # other workers' events and items, before personalising
-    else:
-        engine.sync_items()
-    found = service.search(
+        engine.live_user(user_id)  # other workers' events, before personalising
+    asked = service.request(
         q,
         filters=filters,
         sort=sort,
@@ -90,6 +92,12 @@ def search(
         user_id=user_id,
         understand=understand,
     )
+    # A repeat is answered here, on the event loop. A new query is ranked on a thread, so
+    # that the worker's repeats are not queued behind it (they take no lock, and ranking
+    # releases the GIL in its numeric parts); uncached answers still run one at a time.
+    found = service.cached(asked)
+    if found is None:
+        found = await run_in_threadpool(service.answer, asked)
     # Serialised once, here: returned as a model, FastAPI would dump, re-validate and dump it
     # again (the schema stays documented by ``response_model``).
     return Response(
