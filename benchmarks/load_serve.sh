@@ -19,7 +19,9 @@
 # The *-wrk.json files of 2026-11-28 add `--client wrk --concurrency 1 8 32 --seconds 10
 # --warmup 3` (wrk: `apt-get install wrk`), and `--routes search events` (Home Depot),
 # `--routes search --query-mix zipf`, `--routes recommendations events` (demo); the
-# *-c2-c4.json files the same with `--concurrency 2 4`. Each file's "command" is exact.
+# *-c2-c4.json files the same with `--concurrency 2 4`. The *-async.json files (async compute
+# routes, 12:00 UTC) use `--concurrency 4 6 8 16` (demo recommendations), `3 4 6 8` (Zipf
+# search) and `1 8` (file-order search). Each file's "command" is exact.
 set -euo pipefail
 data_dir=$1 workers=$2 out=$3
 shift 3
