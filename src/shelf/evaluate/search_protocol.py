@@ -297,31 +297,16 @@ def evaluate_search(
             ranker = linear if ranked_by is None else ranked_by.ranker
             scores = ranker.predict(prep.features) if len(prep.docs) else np.zeros(0)
             rankings[qid] = _top_ids(service, prep.docs, np.asarray(scores))
-        # Timed as a server runs: one model at a time. Each fold's sampled queries are timed
-        # together, by that fold's query encoder, query log and ranker, after a warm-up of
-        # that model; a shop serves one model, not five taking turns query by query.
-        by_model: dict[int, list[str]] = {}
-        for qid in sample:
-            by_model.setdefault(id(trained_for(qid)), []).append(qid)
-        times: list[float] = []
-        for qids in by_model.values():
-            model = trained_for(qids[0])
+        for model in {id(trained_for(q)): trained_for(q) for q in sample}.values():
             service.set_query_model(None if model is None else model.query_model)
             service.set_query_log(None if model is None else model.query_log)
-            for q in WARMUP_QUERIES:  # loads the fold's ONNX session and query log first
+            for q in WARMUP_QUERIES:  # loads each fold's ONNX session and query log first
                 service.score(service.prepare(service.understand(q)))
-            times.extend(with_query_model(model, qid) for qid in qids)
+        times = [with_query_model(trained_for(qid), qid) for qid in sample]
         load_during_latency[name] = [round(x, 2) for x in os.getloadavg()]
-        latency: dict[str, Any] = dict(latency_summary(times))
-        if len(by_model) > 1:
-            # The protocol's earlier measurement, kept for comparison: the sample in its
-            # seeded order, each query answered by its own fold's models, so consecutive
-            # queries switch between the folds' encoders and compiled rankers.
-            interleaved = [with_query_model(trained_for(qid), qid) for qid in sample]
-            latency["latency_folds_interleaved"] = latency_summary(interleaved)
         service.set_query_model(None)
         service.set_query_log(None)
-        results[name] = {**evaluate_rankings(rankings, qrels), **latency}
+        results[name] = {**evaluate_rankings(rankings, qrels), **latency_summary(times)}
         log(f"{name}: {results[name]}")
 
     # our retrievers alone, from the same candidates
@@ -374,10 +359,7 @@ def evaluate_search(
         "index_build_s": round(build_s, 1),
         "latency": "in-process, one query at a time, after warm-up, on a seeded sample of "
         f"{len(sample)} queries; understanding + query encoding + lexical + dense + features "
-        "+ ranking + top-100 sort (quality uses every query, vectors encoded in one batch); "
-        "cross-validated: each fold's sampled queries timed together with that fold's models "
-        "(one model serving at a time), and under latency_folds_interleaved the same queries "
-        "in seeded order, the folds' models taking turns",
+        "+ ranking + top-100 sort (quality uses every query, vectors encoded in one batch)",
         "threads": thread_counts(config),
         "load_average_after_each_latency_pass": load_during_latency,
         "cpu_count": os.cpu_count(),
