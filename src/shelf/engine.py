@@ -19,7 +19,7 @@ import numpy as np
 from shelf.catalog import Event, Item
 from shelf.config import Settings
 from shelf.errors import NotFoundError
-from shelf.ingest.importer import store_events
+from shelf.ingest.importer import GroupCommit
 from shelf.ingest.pseudonym import Pseudonymizer
 from shelf.store import Store, open_store
 
@@ -44,6 +44,8 @@ class Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store: Store = store if store is not None else open_store(settings.store_url)
         self.pseudonymizer = Pseudonymizer.from_key_file(settings.key_path)
+        # events posted at the same time share a commit (see GroupCommit)
+        self.event_writer = GroupCommit(self.store, self.pseudonymizer)
         self.search: SearchService | None = None
         self.recs: RecommendService | None = None
         self._text_encoder: Encoder | None = None
@@ -226,7 +228,7 @@ class Engine:
 
     def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         """Store events durably (all or none), then feed them to the live recommender."""
-        stored, duplicates = store_events(self.store, self.pseudonymizer, events)
+        stored, duplicates = self.event_writer.store_events(events)
         if self.tails_store:
             self.sync_live()  # applies exactly the stored rows, this worker's and others'
         elif self.recs is not None:

@@ -205,7 +205,7 @@ class WriterLock:
     (benchmarks/results/route-ab/events-*.json): p99 55-75 / 160-200 ms against 453-837 /
     1,462-2,163 ms with the busy handler alone; QPS 273-318 / 306-400 against 316-400 /
     300-341 (strict turns cost some throughput at concurrency 8; the p50 rose from 14-17 to
-    24-28 ms there).
+    24-28 ms there, until ``GroupCommit`` let concurrent posts share a commit).
     """
 
     def __init__(self, path: Path) -> None:
