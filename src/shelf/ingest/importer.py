@@ -209,8 +209,8 @@ class GroupCommit:
     (at most ``max_batches``), then hands over to the next waiting caller, if any. Each batch is
     still all or none (a batch naming an unknown item is refused alone, the others go on) and
     each caller returns only after the commit that holds its batch, so what is acknowledged
-    is durable. Written by hand: the pattern is a dozen lines, and no store library offers it
-    for SQLite.
+    is durable. Written by hand: SQLAlchemy and SQLite offer no group commit, and the
+    leader/follower hand-over is short.
     """
 
     def __init__(
