@@ -77,3 +77,16 @@ def test_settings_are_frozen() -> None:
 def test_every_setting_is_documented() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
+
+
+def test_search_encodes_beside_only_while_a_core_is_free(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("shelf.config.os.cpu_count", lambda: 2)
+    assert Settings(data_dir=tmp_path, workers=1).encode_in_parallel
+    assert not Settings(data_dir=tmp_path, workers=2).encode_in_parallel
+    assert Settings(data_dir=tmp_path, workers=2, search_encode_in_parallel=True).encode_in_parallel
+    assert not Settings(data_dir=tmp_path, search_encode_in_parallel=False).encode_in_parallel
+    # unset stays unset in the workers' environment: each decides from SHELF_WORKERS
+    env = Settings(data_dir=tmp_path, workers=2).as_environment()
+    assert "SHELF_SEARCH_ENCODE_IN_PARALLEL" not in env and env["SHELF_WORKERS"] == "2"

@@ -6,6 +6,7 @@ then defaults. Unknown keys are rejected rather than silently ignored.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -55,12 +56,25 @@ class Settings(BaseSettings):
         description="Processes `shelf serve` answers with (SHELF_WORKERS, --workers); more than "
         "one needs the SQLite store, through which they share events and new items.",
     )
-    search_encode_in_parallel: bool = Field(
-        default=True,
+    search_encode_in_parallel: bool | None = Field(
+        default=None,
         description="Encode a search query and search the vector index on a second thread "
         "while the lexical stage runs (SHELF_SEARCH_ENCODE_IN_PARALLEL): lower latency when a "
-        "core is free, no gain in throughput when every core is busy.",
+        "core is free, less throughput when every core is busy. Unset: on while the serving "
+        "processes are fewer than the cores (see encode_in_parallel).",
     )
+
+    @property
+    def encode_in_parallel(self) -> bool:
+        """Whether search encodes on a second thread: as set, else only while ``workers`` leave
+        a core free. With a worker per core the second thread only contends: Home Depot
+        search over HTTP, Zipf queries, 2 workers on 2 cores, two interleaved runs each
+        (benchmarks/results/route-ab/search-encode-*.json), concurrency 3 / 4: 388-393 /
+        487-541 QPS at p99 34-36 / 39-52 ms without it, 192-296 / 290-428 at p99 43-55 / 57-69
+        with it."""
+        if self.search_encode_in_parallel is not None:
+            return self.search_encode_in_parallel
+        return self.workers < (os.cpu_count() or 1)
 
     @field_validator("db_url")
     @classmethod

@@ -92,7 +92,7 @@ class Engine:
             return None
         ranker_dir = self.settings.index_dir / "ranker"
         ranker = load_ranker(ranker_dir, compiled=True) if ranker_dir.exists() else None
-        config = SearchConfig(encode_in_parallel=self.settings.search_encode_in_parallel)
+        config = SearchConfig(encode_in_parallel=self.settings.encode_in_parallel)
         service = SearchService.build(
             items,
             config=config,
