@@ -320,11 +320,10 @@ class Engine:
     def sync_items(self, *, force: bool = False) -> int:
         """Index items written by other workers since the last look (at most every
         ITEM_SYNC_SECONDS unless ``force``); returns how many were new here."""
-        now = time.monotonic()
-        if not self.tails_store or (not force and now - self._items_checked < ITEM_SYNC_SECONDS):
+        if not self.tails_store or not (force or self.items_sync_due()):
             return 0
         with self._sync_lock:
-            self._items_checked = now
+            self._items_checked = time.monotonic()
             changed = self.store.items_changed_since(self._items_watermark_ms)
             if not changed:
                 return 0
