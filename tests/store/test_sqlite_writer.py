@@ -9,6 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from shelf.errors import StoreError
 from shelf.store.base import StoredEvent
 from shelf.store.sql import open_store
 
@@ -71,3 +74,19 @@ def test_writers_in_one_process_nest_and_take_turns(tmp_path: Path) -> None:
         assert len(store.events_after(0)) == 8
     finally:
         store.close()
+
+
+def test_a_writer_gives_up_after_its_wait_and_the_store_stays_usable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shelf.db'}"
+    first, second = open_store(url), open_store(url)
+    try:
+        assert first._writer is not None and second._writer is not None
+        with first._writer.held():  # a long import, say
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="busy"), second._writer.held(wait_s=0.2):
+                pass
+            assert 0.2 <= time.monotonic() - started < 5
+        assert second.add_events([event("k1")]) == 1  # free again
+    finally:
+        first.close()
+        second.close()

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -187,9 +188,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # 64 MiB of page cache (the default is 2 MiB): inserts into the random-keyed dedup and user
     # indexes thrash a small cache once the table outgrows it (measured: 36 -> 21 us/row).
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(WRITER_WAIT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+WRITER_WAIT_S = 10.0  # how long a writer waits for its turn (SQLite's busy_timeout, too)
+WRITER_POLL_S = 0.0002  # between tries
 
 
 class WriterLock:
@@ -198,8 +203,9 @@ class WriterLock:
     SQLite lets one writer in and makes the others poll: its busy handler sleeps 1, 2, 5, 10
     ... up to 100 ms between tries, so under concurrent writers (two serving workers taking
     events) a waiting request sleeps past the moment the lock frees, again and again. Writers
-    queue here instead, on an advisory ``flock`` of a side file (``<db>-writer.lock``), which
-    the kernel hands over as soon as it is released, and frees if its holder dies. (SQLite's
+    queue here instead, on an advisory ``flock`` of a side file (``<db>-writer.lock``), tried
+    every 0.2 ms (so taken within that of its release) and freed by the kernel if its holder
+    dies. (SQLite's
     own lock stays the authority; this only orders the writers that come through shelf.)
     ``POST /events`` on the demo, 2 workers, wrk at concurrency 8 / 32, three interleaved pairs
     (benchmarks/results/route-ab/events-*.json): p99 55-75 / 160-200 ms against 453-837 /
@@ -215,13 +221,17 @@ class WriterLock:
         self._depth = 0
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._local:
+    def held(self, wait_s: float = WRITER_WAIT_S) -> Iterator[None]:
+        """The lock, re-entrant on one thread; StoreError after ``wait_s`` of waiting."""
+        deadline = time.monotonic() + wait_s
+        if not self._local.acquire(timeout=wait_s):
+            raise self._busy(wait_s)
+        try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             fd = self._fd
             if self._depth == 0:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._take(fd, deadline, wait_s)
             self._depth += 1
             try:
                 yield
@@ -229,6 +239,23 @@ class WriterLock:
                 self._depth -= 1
                 if self._depth == 0:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._local.release()
+
+    def _take(self, fd: int, deadline: float, wait_s: float) -> None:
+        # Not a blocking flock: that would wait without limit behind a long import. Tries
+        # every 0.2 ms hand over almost as fast, and give up as SQLite's busy timeout does.
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise self._busy(wait_s) from None
+                time.sleep(WRITER_POLL_S)
+
+    def _busy(self, wait_s: float) -> StoreError:
+        return StoreError(f"the store is busy: another writer held it for {wait_s:g} s")
 
     def close(self) -> None:
         with self._local:
