@@ -25,7 +25,6 @@ def test_serving_threads_caps_blas_and_shortens_the_switch_interval(
         try:
             serving_threads()
             assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
-            assert before > SWITCH_INTERVAL_S
             blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
             assert blas and all(p["num_threads"] == 1 for p in blas)
             assert torch.get_num_threads() == 1 and faiss.omp_get_max_threads() == 1

@@ -181,6 +181,10 @@ def _row_event(row: Any) -> StoredEvent:
     )
 
 
+WRITER_WAIT_S = 10.0  # how long a writer waits for its turn (SQLite's busy_timeout, too)
+WRITER_POLL_S = 0.0002  # between tries
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -193,10 +197,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-WRITER_WAIT_S = 10.0  # how long a writer waits for its turn (SQLite's busy_timeout, too)
-WRITER_POLL_S = 0.0002  # between tries
-
-
 class WriterLock:
     """One writing transaction at a time on a SQLite file, across threads and processes.
 
@@ -205,8 +205,10 @@ class WriterLock:
     events) a waiting request sleeps past the moment the lock frees, again and again. Writers
     queue here instead, on an advisory ``flock`` of a side file (``<db>-writer.lock``), tried
     every 0.2 ms (so taken within that of its release) and freed by the kernel if its holder
-    dies. (SQLite's
-    own lock stays the authority; this only orders the writers that come through shelf.)
+    dies. SQLite's own lock stays the authority; this only orders the writers that come
+    through shelf. Not re-entrant: a transaction opened inside another would wait for SQLite's
+    lock on the outer one anyway.
+
     ``POST /events`` on the demo, 2 workers, wrk at concurrency 8 / 32, three interleaved pairs
     (benchmarks/results/route-ab/events-*.json): p99 55-75 / 160-200 ms against 453-837 /
     1,462-2,163 ms with the busy handler alone; QPS 273-318 / 306-400 against 316-400 /
@@ -217,12 +219,11 @@ class WriterLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-        self._local = threading.RLock()  # flock is per open file: threads queue here first
-        self._depth = 0
+        self._local = threading.Lock()  # flock is per open file: threads queue here first
 
     @contextmanager
     def held(self, wait_s: float = WRITER_WAIT_S) -> Iterator[None]:
-        """The lock, re-entrant on one thread; StoreError after ``wait_s`` of waiting."""
+        """The lock; StoreError after ``wait_s`` of waiting for it."""
         deadline = time.monotonic() + wait_s
         if not self._local.acquire(timeout=wait_s):
             raise self._busy(wait_s)
@@ -230,15 +231,11 @@ class WriterLock:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             fd = self._fd
-            if self._depth == 0:
-                self._take(fd, deadline, wait_s)
-            self._depth += 1
+            self._take(fd, deadline, wait_s)
             try:
                 yield
             finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._local.release()
 
