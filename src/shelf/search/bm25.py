@@ -189,7 +189,19 @@ class BM25Field:
                 (self._weights, self._doc_ids, self._indptr),
                 shape=(self.n_docs_, len(self.vocab_)),
             ).tocsr()
-        return np.asarray(by_doc[docs] @ query, dtype=np.float32)
+        # The candidates' rows gathered with numpy rather than by scipy's fancy row indexing,
+        # which builds a new sparse matrix first (most of this call's time at ~300 rows). Each
+        # row is summed in float64 in stored order, as scipy's product does.
+        docs = np.asarray(docs, dtype=np.int64)
+        starts = by_doc.indptr[docs].astype(np.int64)
+        lengths = by_doc.indptr[docs + 1] - starts
+        row_ends = np.cumsum(lengths)
+        at = np.arange(int(row_ends[-1]), dtype=np.int64) + np.repeat(
+            starts - (row_ends - lengths), lengths
+        )
+        values = by_doc.data[at] * query[by_doc.indices[at]]
+        rows = np.repeat(np.arange(len(docs)), lengths)
+        return np.bincount(rows, weights=values, minlength=len(docs)).astype(np.float32)
 
     def postings(self, term: str) -> np.ndarray:
         """Ids of the documents containing ``term`` (ascending, as postings are stored)."""

@@ -8,6 +8,7 @@ price band and attribute value; counts are exact over the set given.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -77,6 +78,9 @@ class CatalogColumns:
         # per item, the facet label of each level of its category path ("A", "A > B", ...)
         self.category_labels: list[tuple[str, ...]] = []
         self.attributes: list[dict[str, list[str]]] = []
+        # per item, what it adds to the facet counts: (category depth, label) and
+        # (attribute name, value) pairs, each once
+        self._facet_pairs: list[tuple[tuple[int | str, str], ...]] = []
         self._category_docs: dict[tuple[str, ...], list[int]] = {}
         self._attribute_docs: dict[tuple[str, str], list[int]] = {}
 
@@ -116,6 +120,12 @@ class CatalogColumns:
                 for v in values:
                     self._attribute_docs.setdefault((_key(name), _key(v)), []).append(doc)
             self.attributes.append(attrs)
+            self._facet_pairs.append(
+                (
+                    *enumerate(self.category_labels[-1]),
+                    *((name, v) for name, values in attrs.items() for v in dict.fromkeys(values)),
+                )
+            )
         self.price = np.concatenate([self.price, np.asarray(prices, dtype=np.float64)])
         self.available = np.concatenate([self.available, np.asarray(avail, dtype=bool)])
         self.created = np.concatenate([self.created, np.asarray(created, dtype=np.float64)])
@@ -182,16 +192,16 @@ class CatalogColumns:
             out["brand"] = _top(
                 {self.brand_names[i]: int(counts[i]) for i in present.tolist()}, top
             )
+        # counted by Counter's C loop over precomputed pairs, not a Python loop per item
+        per_item = map(self._facet_pairs.__getitem__, docs.tolist())
+        pairs = Counter(itertools.chain.from_iterable(per_item))
         levels: dict[int, dict[str, int]] = {}
         attrs: dict[str, dict[str, int]] = {}
-        for d in docs.tolist():
-            for depth, key in enumerate(self.category_labels[d]):
-                level = levels.setdefault(depth, {})
-                level[key] = level.get(key, 0) + 1
-            for name, values in self.attributes[d].items():
-                bucket = attrs.setdefault(name, {})
-                for v in dict.fromkeys(values):
-                    bucket[v] = bucket.get(v, 0) + 1
+        for (kind, value), count in pairs.items():
+            if isinstance(kind, int):
+                levels.setdefault(kind, {})[value] = count
+            else:
+                attrs.setdefault(kind, {})[value] = count
         for depth, counts_by_path in sorted(levels.items()):
             out[f"category.{depth}"] = _top(counts_by_path, top)
         for name, counts_by_value in sorted(attrs.items()):

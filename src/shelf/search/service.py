@@ -69,6 +69,11 @@ from shelf.text.tokenize import Analyzer
 Personalizer = Callable[[str, list[str], np.ndarray], np.ndarray]
 SYNONYM_WEIGHT = 0.5
 PRF_DEPTH = 10  # lexical results averaged for the feedback vector
+# the feature columns a hit's reason reads
+_REASON_COLUMNS = [
+    FEATURE_NAMES.index(name)
+    for name in ("dense_cos", "synonym_cov", "brand_match", "attribute_match")
+]
 MAX_PAGE_SIZE = 100
 QUERY_LRU_SIZE = 4096
 QUERY_MODEL_FILE = "query-encoder-int8.onnx"  # a tuned query encoder, beside its ranker
@@ -824,19 +829,18 @@ class SearchService:
             docs = np.arange(len(self.items)) if mask is None else np.flatnonzero(mask)
             relevance = self.columns.popularity[docs].astype(np.float32)
         ordered = self.columns.sort(docs, relevance, order)
-        score_of = dict(zip(docs.tolist(), relevance.tolist(), strict=True))
-        row_of = {d: i for i, d in enumerate(docs.tolist())}
         start = (page - 1) * page_size
+        shown = ordered[start : start + page_size]
+        # docs are in index order (both branches above), so a hit's row is a binary search
+        rows = np.searchsorted(docs, shown)
         hits = []
-        for d in ordered[start : start + page_size].tolist():
+        for d, row in zip(shown.tolist(), rows.tolist(), strict=True):
             item = self.items[d]
-            reason = (
-                self._reason(prepared, row_of[d]) if prepared is not None else "matches filters"
-            )
+            reason = self._reason(prepared, row) if prepared is not None else "matches filters"
             hits.append(
                 SearchHit(
                     item_id=item.item_id,
-                    score=round(float(score_of[d]), 6),
+                    score=round(float(relevance[row]), 6),
                     title=item.title,
                     brand=item.brand,
                     price=item.price,
@@ -861,23 +865,25 @@ class SearchService:
         )
 
     def _reason(self, prepared: Prepared, row: int) -> str:
-        f = dict(zip(FEATURE_NAMES, prepared.features[row].tolist(), strict=True))
+        dense_cos, synonym_cov, brand_match, attribute_match = prepared.features[
+            row, _REASON_COLUMNS
+        ].tolist()
         doc = int(prepared.docs[row])
         title_terms = set(self.lexical.title_terms[doc])
         matched = [t for t in prepared.understood.terms if t in title_terms]
         parts = []
         if matched:
             parts.append("matched " + ", ".join(matched))
-        if f["dense_cos"] >= 0.5:
-            parts.append(f"semantic match {f['dense_cos']:.2f}")
+        if dense_cos >= 0.5:
+            parts.append(f"semantic match {dense_cos:.2f}")
         if prepared.understood.corrections:
             fixes = ", ".join(f"{a}->{b}" for a, b in prepared.understood.corrections.items())
             parts.append(f"spelling {fixes}")
-        if f["synonym_cov"] > 0:
+        if synonym_cov > 0:
             parts.append("synonym")
-        if f["brand_match"] > 0:
+        if brand_match > 0:
             parts.append("brand boost")
-        if f["attribute_match"] > 0:
+        if attribute_match > 0:
             parts.append("attribute boost")
         return "; ".join(parts) or "related"
 
