@@ -94,8 +94,8 @@ class SearchConfig(BaseModel):
     field_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FIELD_WEIGHTS))
     k1: float = Field(default=1.5, gt=0)
     b: float = Field(default=0.75, ge=0, le=1)
-    k_lexical: int = Field(default=200, ge=1, description="Lexical candidates per query.")
-    k_dense: int = Field(default=200, ge=0, description="Dense candidates per query (0: off).")
+    k_lexical: int = Field(default=100, ge=1, description="Lexical candidates per query.")
+    k_dense: int = Field(default=100, ge=0, description="Dense candidates per query (0: off).")
     encoder: str | None = Field(default="minilm", description="Encoder name, None for none.")
     query_backend: Literal["onnx-int8", "torch"] = Field(
         default="onnx-int8",
@@ -111,7 +111,7 @@ class SearchConfig(BaseModel):
     hnsw_threshold: int = Field(
         default=20_000, ge=1, description="Catalog size from which the vector index is HNSW."
     )
-    hnsw_ef_search: int = Field(default=256, ge=1, description="HNSW search breadth.")
+    hnsw_ef_search: int = Field(default=128, ge=1, description="HNSW search breadth.")
     response_cache_size: int = Field(
         default=4096,
         ge=0,
