@@ -21,7 +21,13 @@
 # `--routes search --query-mix zipf`, `--routes recommendations events` (demo); the
 # *-c2-c4.json files the same with `--concurrency 2 4`. The *-async.json files (async compute
 # routes, 12:00 UTC) use `--concurrency 4 6 8 16` (demo recommendations), `3 4 6 8` (Zipf
-# search) and `1 8` (file-order search). Each file's "command" is exact.
+# search) and `1 8` (file-order search). The *-k100-c$C.json files (100 + 100 search
+# candidates, 15:00 UTC) run one level per server start, so no level reads another's cache:
+#   for c in 3 4 6 8; do benchmarks/load_serve.sh /tmp/hd 2 \
+#       benchmarks/results/load-homedepot-wrk-k100-c$c.json --client wrk --concurrency $c \
+#       --seconds 10 --warmup 3 --routes search --queries ../shared/data/homedepot-search/queries-dev.tsv; done
+# (the Zipf ones add --query-mix zipf, concurrency 3 and 4; the ranker retrained first with
+# search-train, above, on the new defaults). Each file's "command" is exact.
 set -euo pipefail
 data_dir=$1 workers=$2 out=$3
 shift 3
