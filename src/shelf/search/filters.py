@@ -75,11 +75,9 @@ class CatalogColumns:
         self.brand_ids = np.zeros(0, dtype=np.int32)  # -1 when unknown
         self.brand_names: list[str] = []
         self._brand_index: dict[str, int] = {}
-        # per item, the facet label of each level of its category path ("A", "A > B", ...)
-        self.category_labels: list[tuple[str, ...]] = []
         self.attributes: list[dict[str, list[str]]] = []
-        # per item, what it adds to the facet counts: (category depth, label) and
-        # (attribute name, value) pairs, each once
+        # per item, what it adds to the facet counts: (category depth, label of that level:
+        # "A", "A > B", ...) and (attribute name, value) pairs, each once
         self._facet_pairs: list[tuple[tuple[int | str, str], ...]] = []
         self._category_docs: dict[tuple[str, ...], list[int]] = {}
         self._attribute_docs: dict[tuple[str, str], list[int]] = {}
@@ -108,9 +106,6 @@ class CatalogColumns:
                     self.brand_names.append(item.brand)
             brands.append(brand_id)
             path = tuple(item.category)
-            self.category_labels.append(
-                tuple(" > ".join(path[: depth + 1]) for depth in range(len(path)))
-            )
             for depth in range(1, len(path) + 1):
                 self._category_docs.setdefault(tuple(_key(p) for p in path[:depth]), []).append(doc)
             attrs: dict[str, list[str]] = {}
@@ -122,7 +117,7 @@ class CatalogColumns:
             self.attributes.append(attrs)
             self._facet_pairs.append(
                 (
-                    *enumerate(self.category_labels[-1]),
+                    *((depth, " > ".join(path[: depth + 1])) for depth in range(len(path))),
                     *((name, v) for name, values in attrs.items() for v in dict.fromkeys(values)),
                 )
             )
