@@ -133,18 +133,25 @@ class BM25Field:
                 seen.setdefault(tid)
         return list(seen)
 
+    def _term_weights(
+        self, terms: Iterable[str], weights: Sequence[float] | None
+    ) -> dict[int, float]:
+        """Indexed term id -> weight of the query ``terms`` (unknown terms dropped; a term
+        given twice keeps its first weight; 1.0 without ``weights``)."""
+        out: dict[int, float] = {}
+        for i, t in enumerate(terms):
+            tid = self.vocab_.get(t)
+            if tid is not None and tid not in out:
+                out[tid] = 1.0 if weights is None else float(weights[i])
+        return out
+
     def scores(self, terms: Iterable[str], weights: Sequence[float] | None = None) -> np.ndarray:
         """BM25 score of every document for the query ``terms`` (distinct terms count once).
 
         ``weights`` optionally scales each term of ``terms`` (e.g. 0.5 for a synonym); a term
         given twice keeps its first weight.
         """
-        terms = list(terms)
-        term_weight: dict[int, float] = {}
-        for i, t in enumerate(terms):
-            tid = self.vocab_.get(t)
-            if tid is not None and tid not in term_weight:
-                term_weight[tid] = 1.0 if weights is None else float(weights[i])
+        term_weight = self._term_weights(terms, weights)
         if not term_weight:
             return np.zeros(self.n_docs_, dtype=np.float32)
         slices = [np.arange(self._indptr[t], self._indptr[t + 1]) for t in term_weight]
@@ -171,12 +178,7 @@ class BM25Field:
         """
         import scipy.sparse
 
-        terms = list(terms)
-        weight_of: dict[int, float] = {}
-        for i, t in enumerate(terms):
-            tid = self.vocab_.get(t)
-            if tid is not None and tid not in weight_of:
-                weight_of[tid] = 1.0 if weights is None else float(weights[i])
+        weight_of = self._term_weights(terms, weights)
         if not weight_of or len(docs) == 0:
             return np.zeros(len(docs), dtype=np.float32)
         by_doc = self._by_doc
