@@ -187,6 +187,8 @@ class LambdaMARTRanker:
             if line.startswith("num_leaves=")
         )
         code_model = "small" if leaves <= SMALL_CODE_MODEL_MAX_LEAVES else "large"
+        # in the key although the model text decides it: libraries cached before the code model
+        # was chosen (all "large") are not picked up as if they were compiled with it
         key = hashlib.sha256(f"{model_text}\n{versions}\n{host}\n{code_model}".encode()).hexdigest()
         stem = cache_dir / f"lambdamart-{key[:24]}"
         library, model_file = stem.with_suffix(".so"), stem.with_suffix(".txt")
