@@ -17,8 +17,9 @@ concurrency: requests, QPS, p50 and p99 latency in ms, errors (non-2xx or transp
 search, the share of answers the server took from its response cache (``X-Cache: hit``).
 
 Which queries are asked (``--query-mix``):
-  distinct  every search a query not asked before in the run (no cache hit possible until the
-            query file is used up): the cost of ranking itself;
+  distinct  every search a query not asked before in the run, warm-ups included (no cache hit
+            possible until the query file is used up; a level that uses it up says so with
+            ``"queries_wrapped": true``): the cost of ranking itself;
   uniform   drawn uniformly, with replacement, from the query file;
   zipf      drawn with probability proportional to 1 / rank^s over a seeded shuffle of the
             file (``--zipf-s``, default 1.0): a head of popular queries and a long tail, the
@@ -85,14 +86,28 @@ class QueryMix:
         self.queries = list(queries)
         random.Random(seed).shuffle(self.queries)
         self.mix = mix
-        self.next_distinct = 0
+        self.next_distinct = 0  # distinct: how many queries the run has sent so far
+        self.wrapped = False  # distinct: whether a query has been sent twice
         ranks = range(1, len(self.queries) + 1)
         self.weights = list(itertools.accumulate(1.0 / r**zipf_s for r in ranks))
+
+    def mark(self) -> tuple[int, bool]:
+        """Where the distinct mix stands, for :meth:`sent`."""
+        return self.next_distinct, self.wrapped
+
+    def sent(self, mark: tuple[int, bool], n: int) -> None:
+        """Distinct mix: of the queries drawn since ``mark``, only the first ``n`` were sent
+        (wrk is handed more requests than it will send, in order); the next draw follows
+        them, so a later warm-up or level asks none of them again."""
+        if self.mix == "distinct":
+            self.next_distinct = mark[0] + n
+            self.wrapped = mark[1] or self.next_distinct > len(self.queries)
 
     def draw(self, rng: random.Random) -> str:
         if self.mix == "distinct":
             query = self.queries[self.next_distinct % len(self.queries)]
             self.next_distinct += 1
+            self.wrapped |= self.next_distinct > len(self.queries)
             return query
         if self.mix == "zipf":
             return rng.choices(self.queries, cum_weights=self.weights)[0]
@@ -153,7 +168,10 @@ async def drive(
         "p99_ms": round(percentile(latencies, 0.99), 2),
         "errors": errors,
         **(
-            {"cache_hit_share": round(cache_hits / max(len(latencies), 1), 3)}
+            {
+                "cache_hit_share": round(cache_hits / max(len(latencies), 1), 3),
+                **({"queries_wrapped": True} if work.queries.wrapped else {}),
+            }
             if route == "search"
             else {}
         ),
@@ -233,7 +251,8 @@ def drive_wrk(
     if wrk is None:
         raise SystemExit("--client wrk needs the wrk load generator (apt-get install wrk)")
     rng = random.Random(concurrency)
-    # enough distinct requests that the file is not used up within the run
+    # more requests than wrk will send in `seconds`; it sends them in order
+    mark = work.queries.mark()
     lines = request_lines(route, int(min(MAX_REQUESTS_PER_LEVEL, 2000 * seconds)), work, rng)
     with tempfile.TemporaryDirectory(prefix="shelf-wrk-") as tmp:
         script, requests = Path(tmp, "drive.lua"), Path(tmp, "requests.tsv")
@@ -261,6 +280,8 @@ def drive_wrk(
         raise SystemExit(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
     summary = json.loads(found[-1].split(" ", 1)[1])
     n = summary["requests"]
+    if route == "search":
+        work.queries.sent(mark, n)
     return {
         "route": route,
         "concurrency": concurrency,
@@ -270,7 +291,10 @@ def drive_wrk(
         "p99_ms": round(summary["p99_us"] / 1000, 2),
         "errors": summary["errors"],
         **(
-            {"cache_hit_share": round(summary["cache_hits"] / max(n, 1), 3)}
+            {
+                "cache_hit_share": round(summary["cache_hits"] / max(n, 1), 3),
+                **({"queries_wrapped": True} if work.queries.wrapped else {}),
+            }
             if route == "search"
             else {}
         ),

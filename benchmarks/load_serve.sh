@@ -22,7 +22,10 @@
 # *-c2-c4.json files the same with `--concurrency 2 4`. The *-async.json files (async compute
 # routes, 12:00 UTC) use `--concurrency 4 6 8 16` (demo recommendations), `3 4 6 8` (Zipf
 # search) and `1 8` (file-order search). The *-k100-c$C.json files (100 + 100 search
-# candidates, 15:00 UTC) run one level per server start, so no level reads another's cache:
+# candidates, 15:00 UTC) run one level per server start, so no level reads another's cache
+# (load_bench.py then advanced its distinct queries by the requests wrk was handed, not the
+# ones it sent, so a level re-asked its warm-up's queries: 9-12% cache hits; fixed at 17:10 UTC,
+# the *-distinct-c$C.json files after that have none):
 #   for c in 3 4 6 8; do benchmarks/load_serve.sh /tmp/hd 2 \
 #       benchmarks/results/load-homedepot-wrk-k100-c$c.json --client wrk --concurrency $c \
 #       --seconds 10 --warmup 3 --routes search --queries ../shared/data/homedepot-search/queries-dev.tsv; done
