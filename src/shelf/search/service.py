@@ -833,14 +833,17 @@ class SearchService:
         shown = ordered[start : start + page_size]
         # docs are in index order (both branches above), so a hit's row is a binary search
         rows = np.searchsorted(docs, shown)
+        if prepared is not None:
+            reasons = self._reasons(prepared, rows)
+        else:
+            reasons = ["matches filters"] * len(rows)
         hits = []
-        for d, row in zip(shown.tolist(), rows.tolist(), strict=True):
+        for d, score, reason in zip(shown.tolist(), relevance[rows].tolist(), reasons, strict=True):
             item = self.items[d]
-            reason = self._reason(prepared, row) if prepared is not None else "matches filters"
             hits.append(
                 SearchHit(
                     item_id=item.item_id,
-                    score=round(float(relevance[row]), 6),
+                    score=round(score, 6),
                     title=item.title,
                     brand=item.brand,
                     price=item.price,
@@ -864,28 +867,34 @@ class SearchService:
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
-    def _reason(self, prepared: Prepared, row: int) -> str:
-        dense_cos, synonym_cov, brand_match, attribute_match = prepared.features[
-            row, _REASON_COLUMNS
-        ].tolist()
-        doc = int(prepared.docs[row])
-        title_terms = set(self.lexical.title_terms[doc])
-        matched = [t for t in prepared.understood.terms if t in title_terms]
-        parts = []
-        if matched:
-            parts.append("matched " + ", ".join(matched))
-        if dense_cos >= 0.5:
-            parts.append(f"semantic match {dense_cos:.2f}")
-        if prepared.understood.corrections:
-            fixes = ", ".join(f"{a}->{b}" for a, b in prepared.understood.corrections.items())
-            parts.append(f"spelling {fixes}")
-        if synonym_cov > 0:
-            parts.append("synonym")
-        if brand_match > 0:
-            parts.append("brand boost")
-        if attribute_match > 0:
-            parts.append("attribute boost")
-        return "; ".join(parts) or "related"
+    def _reasons(self, prepared: Prepared, rows: np.ndarray) -> list[str]:
+        """Why each candidate at ``rows`` of ``prepared`` was found, for a person to read."""
+        understood = prepared.understood
+        common = []  # what every hit of the query shares
+        if understood.corrections:
+            fixes = ", ".join(f"{a}->{b}" for a, b in understood.corrections.items())
+            common.append(f"spelling {fixes}")
+        out = []
+        values = prepared.features[np.ix_(rows, _REASON_COLUMNS)].tolist()
+        for doc, (dense_cos, synonym_cov, brand_match, attribute_match) in zip(
+            prepared.docs[rows].tolist(), values, strict=True
+        ):
+            title_terms = set(self.lexical.title_terms[doc])
+            matched = [t for t in understood.terms if t in title_terms]
+            parts = []
+            if matched:
+                parts.append("matched " + ", ".join(matched))
+            if dense_cos >= 0.5:
+                parts.append(f"semantic match {dense_cos:.2f}")
+            parts.extend(common)
+            if synonym_cov > 0:
+                parts.append("synonym")
+            if brand_match > 0:
+                parts.append("brand boost")
+            if attribute_match > 0:
+                parts.append("attribute boost")
+            out.append("; ".join(parts) or "related")
+        return out
 
     def warm_up(self) -> None:
         """Rank one query made from the first item's title, uncached, so that the query
