@@ -217,6 +217,8 @@ def draw_request(
     """The ``index``-th request of ``route``: method, path with its query string, JSON body."""
     if route == "search":
         return "GET", f"/search?{urlencode({'q': work.queries.draw(rng)})}", None
+    if route == "health":  # no work behind it: what the HTTP stack alone costs
+        return "GET", "/health", None
     if route == "recommendations":
         user = rng.choice(work.users) if work.users else f"load-user-{rng.randrange(5000)}"
         return "GET", f"/users/{quote(user, safe='')}/recommendations?n=10", None
@@ -351,7 +353,13 @@ def main() -> None:
     parser.add_argument("--client", choices=["httpx", "wrk"], default="httpx")
     parser.add_argument("--query-mix", choices=["distinct", "uniform", "zipf"], default="distinct")
     parser.add_argument("--zipf-s", type=float, default=1.0)
-    parser.add_argument("--routes", nargs="+", default=["search", "recommendations", "events"])
+    parser.add_argument(
+        "--routes",
+        nargs="+",
+        choices=["search", "recommendations", "events", "health"],
+        default=["search", "recommendations", "events"],
+        help="health: GET /health, the HTTP stack's own cost per request (a floor).",
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument(
