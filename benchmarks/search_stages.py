@@ -8,11 +8,12 @@
 Times, per query over a seeded sample (median and p99, ms): understanding, query encoding
 (int8 ONNX, the tuned model when the ranker folder has one, and the float model through
 sentence-transformers), BM25 retrieval, vector search (HNSW and exact faiss, with the share of
-the exact top 100 that HNSW returns), the query log, ``prepare`` as a whole (retrieval +
+the exact top ``k_dense`` that HNSW returns), the query log, ``prepare`` as a whole (retrieval +
 features, vector given), the ranker's scoring of the candidates (compiled by lleaves, and
 through LightGBM for comparison) and the whole query, with the query encoded on a second thread
-during the lexical stage (the default) and in line. It backs the stage figures quoted in
-docs/search.md and the README.
+during the lexical stage (the default) and in line; and the whole uncached answer a serving
+worker computes (ranking, hits with reasons, facets), in line. It backs the stage figures
+quoted in docs/search.md and the README.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from record import emit, run_header
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def timed(fn: Callable[[str], Any], inputs: list[str]) -> tuple[dict[str, float], list[Any]]:
-    for text in inputs[:20]:  # warm-up
+def timed(
+    fn: Callable[[str], Any], inputs: list[str], warm: list[str] | None = None
+) -> tuple[dict[str, float], list[Any]]:
+    for text in inputs[:20] if warm is None else warm:  # warm-up
         fn(text)
     times, outputs = [], []
     for text in inputs:
@@ -77,6 +80,7 @@ def main() -> None:
         service.set_query_log(load_query_log(args.ranker))
     texts = sorted(load_queries(args.queries).values())
     random.Random(args.seed).shuffle(texts)
+    spare = texts[args.sample : args.sample + 20]  # warm-ups that leave no timed query cached
     texts = texts[: args.sample]
     assert service.dense is not None and isinstance(service.encoder, CachedEncoder)
     dense, raw = service.dense, service.encoder.encoder
@@ -100,20 +104,17 @@ def main() -> None:
 
     stages["bm25_retrieval"], _ = timed(lexical, texts)
     stages["index_kind"] = "hnsw" if len(dense) >= dense.hnsw_threshold else "exact"
+    k_dense = service.config.k_dense
     stages["vector_search"], hnsw = timed(
-        lambda t: dense.search(vector_of[by_text[t].text], 200)[0], texts
+        lambda t: dense.search(vector_of[by_text[t].text], k_dense)[0], texts
     )
     exact = faiss.IndexFlatIP(dense.dim)
     exact.add(dense.vectors)
     stages["vector_search_exact"], flat = timed(
-        lambda t: exact.search(vector_of[by_text[t].text].reshape(1, -1), 200)[1][0], texts
+        lambda t: exact.search(vector_of[by_text[t].text].reshape(1, -1), k_dense)[1][0], texts
     )
-    stages["share_of_exact_top100"] = round(
-        float(
-            np.mean(
-                [len(set(a[:100]) & set(b[:100])) / 100 for a, b in zip(hnsw, flat, strict=True)]
-            )
-        ),
+    stages[f"share_of_exact_top{k_dense}"] = round(
+        float(np.mean([len(set(a) & set(b)) / k_dense for a, b in zip(hnsw, flat, strict=True)])),
         4,
     )
     log = service.query_log
@@ -145,6 +146,13 @@ def main() -> None:
     stages["search_end_to_end_uncached"], _ = timed(end_to_end, texts)
     service.config.encode_in_parallel = False
     stages["search_end_to_end_uncached_encode_in_line"], _ = timed(end_to_end, texts)
+    # What a serving worker computes for a new query (one thread: `shelf serve` runs a
+    # worker per core): ranking, then the page of hits with their reasons and the facets.
+    # A fresh query-vector memo, and warm-ups outside the sample, so that nothing is cached.
+    service.set_query_model(service.query_model)
+    stages["search_response_uncached_in_line"], _ = timed(
+        lambda t: service.answer(service.request(t)), texts, warm=spare
+    )
     service.config.encode_in_parallel = True
     doc = {
         **run_header(),
@@ -154,8 +162,9 @@ def main() -> None:
         "ranker_compiled": compiled is not None,
         "tuned_query_model": service.query_model is not None,
         "index_build_s": round(build_s, 1),
+        "config": service.config.model_dump(include={"k_lexical", "k_dense", "hnsw_ef_search"}),
         "threads": "1 compute thread; the query is encoded on a second thread while the "
-        "lexical stage runs (end to end), except in *_encode_in_line",
+        "lexical stage runs (end to end), except in *_in_line",
         "stages": stages,
     }
     emit(doc, args.out)

@@ -164,11 +164,16 @@ def test_word_features_known_answers(service: SearchService) -> None:
     # "DEWALT 20V MAX Cordless Drill", "Ryobi 18V Cordless Drill Driver" ("18v": 2 terms),
     # "Everbilt 3 in. Door Hinge"
     docs = np.array([2, 3, 6])
-    np.testing.assert_allclose(service._last_term_pos(["drill"])[docs], [1.0, 0.8, 1.5])
-    assert service._last_term_pos([])[docs].tolist() == [1.5, 1.5, 1.5]
-    coverage = service._word_coverage(["the", "cordless", "drill", "driver"])[docs]
+    np.testing.assert_allclose(service._last_term_pos(["drill"], docs), [1.0, 0.8, 1.5])
+    assert service._last_term_pos([], docs).tolist() == [1.5, 1.5, 1.5]
+    assert service._last_term_pos(["nosuchterm"], docs).tolist() == [1.5, 1.5, 1.5]
+    coverage = service._word_coverage(["the", "cordless", "drill", "driver"], docs)
     np.testing.assert_allclose(coverage, [2 / 3, 1.0, 0.0])
-    assert service._word_coverage(["the"])[docs].tolist() == [0.0, 0.0, 0.0]
+    assert service._word_coverage(["the"], docs).tolist() == [0.0, 0.0, 0.0]
+    # docs 3 and 6 only, out of order: the same values at the same docs
+    np.testing.assert_allclose(service._last_term_pos(["drill"], np.array([6, 3])), [1.5, 0.8])
+    matches = service._term_match(service.understand("drill hinges").terms, np.array([2, 6]))
+    assert matches.tolist() == [[True, False], [False, True]]
 
 
 class AliasEncoder(HashingEncoder):

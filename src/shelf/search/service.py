@@ -504,19 +504,14 @@ class SearchService:
             log_scores = np.zeros(n_items, dtype=np.float32)
             log_top = np.zeros(0, dtype=np.int64)
         q_bigrams = bigram_tokens(understood.terms)
-        # Whole-catalog inputs, computed once per query and indexed by the candidates below
-        # (2-d entries have a row per query term): the candidate set is assembled in two
-        # passes when the query is encoded beside, and indexing is all a pass then costs.
+        # Whole-catalog scores, computed once per query and indexed by the candidates below
+        # (the candidate set is assembled in two passes when the query is encoded beside);
+        # the term-match inputs are looked up at the candidates only, in the postings.
         catalog = {
             "lex": lex,
             "bigram": self.lexical.bigrams.scores(q_bigrams),
             "querylog": log_scores,
             **{f"field:{f}": scores for f, scores in field_scores.items()},
-            "last_term_pos": self._last_term_pos(understood.terms),
-            "word_coverage": self._word_coverage(understood.words),
-            "term_match": self._term_match(understood.terms),
-            "synonym_match": self._term_match(understood.synonym_terms),
-            "bigram_match": self._bigram_match(q_bigrams),
         }
         centroid = self._feedback_centroid(lex_top)
         q_trigrams = char_trigrams(understood.words)
@@ -591,6 +586,11 @@ class SearchService:
         columns = {name: scores[..., docs] for name, scores in catalog.items()}
         titles = self.lexical.titles
         columns.update(
+            last_term_pos=self._last_term_pos(understood.terms, docs),
+            word_coverage=self._word_coverage(understood.words, docs),
+            term_match=self._term_match(understood.terms, docs),
+            synonym_match=self._term_match(understood.synonym_terms, docs),
+            bigram_match=self._bigram_match(bigram_tokens(understood.terms), docs),
             trigram=self.lexical.trigrams.scores_at(q_trigrams, docs),
             prf_cos=(
                 self.dense.cosine(centroid, docs)
@@ -605,12 +605,12 @@ class SearchService:
         )
         return columns
 
-    def _term_match(self, terms: list[str]) -> np.ndarray:
-        """(len(terms), catalog size) bool: the term occurs in any indexed field of the item."""
-        out = np.zeros((len(terms), len(self.items)), dtype=bool)
+    def _term_match(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
+        """(len(terms), len(docs)) bool: the term occurs in any indexed field of the item."""
+        out = np.zeros((len(terms), len(docs)), dtype=bool)
         for i, term in enumerate(terms):
             for index in self.lexical.fields.values():
-                out[i, index.postings(term)] = True
+                out[i] |= sorted_contains(index.postings(term), docs)
         return out
 
     def _feedback_centroid(self, lex_top: np.ndarray) -> np.ndarray | None:
@@ -623,36 +623,37 @@ class SearchService:
         norm = float(np.linalg.norm(centroid))
         return None if norm == 0 else centroid / norm
 
-    def _word_coverage(self, words: list[str]) -> np.ndarray:
-        """Per item, the share of the query's non-stop words present, as written, among the
-        title's words."""
+    def _word_coverage(self, words: list[str], docs: np.ndarray) -> np.ndarray:
+        """Per item of ``docs``, the share of the query's non-stop words present, as written,
+        among the title's words."""
         wanted = {w for w in words if not self.analyzer.is_stop_word(w)}
-        found = np.zeros(len(self.items), dtype=np.float32)
+        found = np.zeros(len(docs), dtype=np.float32)
         for word in wanted:  # postings hold each item once
-            found[self.lexical.title_word_postings.postings(word)] += 1
+            found += sorted_contains(self.lexical.title_word_postings.postings(word), docs)
         return found / len(wanted) if wanted else found
 
-    def _last_term_pos(self, terms: list[str]) -> np.ndarray:
-        """Per item, where the query's last term sits in the title, 0 (first) to 1 (last);
-        1.5 if absent. Product titles tend to put the product type last ("... Cordless
-        Drill")."""
-        out = np.full(len(self.items), 1.5, dtype=np.float32)
+    def _last_term_pos(self, terms: list[str], docs: np.ndarray) -> np.ndarray:
+        """Per item of ``docs``, where the query's last term sits in the title, 0 (first) to 1
+        (last); 1.5 if absent. Product titles tend to put the product type last ("...
+        Cordless Drill")."""
+        out = np.full(len(docs), 1.5, dtype=np.float32)
         if not terms:
             return out
         title = self.lexical.fields["title"]
         having, first = title.first_positions(terms[-1])
         if len(having) == 0:
             return out
-        length = title.doc_len_[having]
-        out[having] = np.where(length > 1, first / np.maximum(length - 1, 1), 1.0)
+        at = np.minimum(np.searchsorted(having, docs), len(having) - 1)
+        hit = having[at] == docs
+        first, length = first[at[hit]], title.doc_len_[docs[hit]]
+        out[hit] = np.where(length > 1, first / np.maximum(length - 1, 1), 1.0)
         return out
 
-    def _bigram_match(self, bigrams: list[str]) -> np.ndarray:
-        """(len(bigrams), catalog size) bool: the title has the two terms next to each
-        other."""
-        out = np.zeros((len(bigrams), len(self.items)), dtype=bool)
+    def _bigram_match(self, bigrams: list[str], docs: np.ndarray) -> np.ndarray:
+        """(len(bigrams), len(docs)) bool: the title has the two terms next to each other."""
+        out = np.zeros((len(bigrams), len(docs)), dtype=bool)
         for i, bigram in enumerate(bigrams):
-            out[i, self.lexical.bigrams.postings(bigram)] = True
+            out[i] = sorted_contains(self.lexical.bigrams.postings(bigram), docs)
         return out
 
     def _brand_match(self, brands: list[str], docs: np.ndarray) -> np.ndarray:
