@@ -70,10 +70,12 @@ Personalizer = Callable[[str, list[str], np.ndarray], np.ndarray]
 SYNONYM_WEIGHT = 0.5
 PRF_DEPTH = 10  # lexical results averaged for the feedback vector
 # the feature columns a hit's reason reads
-_REASON_COLUMNS = [
-    FEATURE_NAMES.index(name)
-    for name in ("dense_cos", "synonym_cov", "brand_match", "attribute_match")
-]
+_REASON_COLUMNS = np.array(
+    [
+        FEATURE_NAMES.index(name)
+        for name in ("dense_cos", "synonym_cov", "brand_match", "attribute_match")
+    ]
+)
 MAX_PAGE_SIZE = 100
 QUERY_LRU_SIZE = 4096
 QUERY_MODEL_FILE = "query-encoder-int8.onnx"  # a tuned query encoder, beside its ranker
