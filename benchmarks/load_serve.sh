@@ -30,7 +30,10 @@
 #       benchmarks/results/load-homedepot-wrk-k100-c$c.json --client wrk --concurrency $c \
 #       --seconds 10 --warmup 3 --routes search --queries ../shared/data/homedepot-search/queries-dev.tsv; done
 # (the Zipf ones add --query-mix zipf, concurrency 3 and 4; the ranker retrained first with
-# search-train, above, on the new defaults). Each file's "command" is exact.
+# search-train, above, on the new defaults). The *-distinct-c$C.json files (17:27 UTC) are the
+# same loop over concurrency 2 3 4 6 with the fix; load-homedepot-wrk-health.json is
+# `--routes health --concurrency 2 4` (GET /health: what the HTTP stack alone costs).
+# Each file's "command" is exact.
 set -euo pipefail
 data_dir=$1 workers=$2 out=$3
 shift 3
