@@ -31,7 +31,9 @@
 #       --seconds 10 --warmup 3 --routes search --queries ../shared/data/homedepot-search/queries-dev.tsv; done
 # (the Zipf ones add --query-mix zipf, concurrency 3 and 4; the ranker retrained first with
 # search-train, above, on the new defaults). The *-distinct-c$C.json files (17:27 UTC) are the
-# same loop over concurrency 2 3 4 6 with the fix; load-homedepot-wrk-health.json is
+# same loop over concurrency 2 3 4 6 with the fix (*-distinct-first-c{3,4}.json: 17:24 UTC,
+# written to /tmp first; *-distinct-final-c{3,4}.json: 18:07 UTC, the final code);
+# load-homedepot-wrk-health.json is
 # `--routes health --concurrency 2 4` (GET /health: what the HTTP stack alone costs).
 # Each file's "command" is exact.
 set -euo pipefail
