@@ -516,21 +516,21 @@ class SearchService:
             **{f"field:{f}": scores for f, scores in field_scores.items()},
         }
         centroid = self._feedback_centroid(lex_top)
-        q_trigrams = char_trigrams(understood.words)
+        q_grams = (q_bigrams, char_trigrams(understood.words))
         lexical_docs = np.concatenate([lex_top, log_top])
         order: np.ndarray | None = None
         if pending is None:  # one pass over the candidate union
             dense_top = self._dense_candidates(query_vector, mask)
             docs = np.unique(np.concatenate([lexical_docs, dense_top])).astype(np.int64)
-            columns = self._candidate_columns(understood, docs, catalog, centroid, q_trigrams)
+            columns = self._candidate_columns(understood, docs, catalog, centroid, q_grams)
         else:
             # The lexical candidates get their vector-free inputs while the other thread
             # encodes the query and searches the vector index; its extra candidates after.
             early_docs = np.unique(lexical_docs).astype(np.int64)
-            early = self._candidate_columns(understood, early_docs, catalog, centroid, q_trigrams)
+            early = self._candidate_columns(understood, early_docs, catalog, centroid, q_grams)
             query_vector, dense_top = pending.result()
             late_docs = dense_top[~sorted_contains(early_docs, dense_top)]
-            late = self._candidate_columns(understood, late_docs, catalog, centroid, q_trigrams)
+            late = self._candidate_columns(understood, late_docs, catalog, centroid, q_grams)
             docs = np.concatenate([early_docs, late_docs])
             columns = {name: np.concatenate([early[name], late[name]], axis=-1) for name in early}
             # the candidates go out in index order, as one set would: the feature rows are
@@ -581,10 +581,11 @@ class SearchService:
         docs: np.ndarray,
         catalog: dict[str, np.ndarray],
         centroid: np.ndarray | None,
-        q_trigrams: list[str],
+        q_grams: tuple[list[str], list[str]],
     ) -> dict[str, np.ndarray]:
         """The feature inputs of ``docs`` that need no query vector, one entry per column
-        (2-d entries have a row per query term, a column per candidate)."""
+        (2-d entries have a row per query term, a column per candidate); ``q_grams`` are the
+        query's term bigrams and character trigrams."""
         columns = {name: scores[..., docs] for name, scores in catalog.items()}
         titles = self.lexical.titles
         columns.update(
@@ -592,8 +593,8 @@ class SearchService:
             word_coverage=self._word_coverage(understood.words, docs),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
-            bigram_match=self._bigram_match(bigram_tokens(understood.terms), docs),
-            trigram=self.lexical.trigrams.scores_at(q_trigrams, docs),
+            bigram_match=self._bigram_match(q_grams[0], docs),
+            trigram=self.lexical.trigrams.scores_at(q_grams[1], docs),
             prf_cos=(
                 self.dense.cosine(centroid, docs)
                 if centroid is not None and self.dense is not None
