@@ -516,21 +516,27 @@ class SearchService:
             **{f"field:{f}": scores for f, scores in field_scores.items()},
         }
         centroid = self._feedback_centroid(lex_top)
-        q_grams = (q_bigrams, char_trigrams(understood.words))
+        q_trigrams = char_trigrams(understood.words)
+
+        def columns_of(docs: np.ndarray) -> dict[str, np.ndarray]:
+            return self._candidate_columns(
+                understood, docs, catalog, centroid, q_bigrams, q_trigrams
+            )
+
         lexical_docs = np.concatenate([lex_top, log_top])
         order: np.ndarray | None = None
         if pending is None:  # one pass over the candidate union
             dense_top = self._dense_candidates(query_vector, mask)
             docs = np.unique(np.concatenate([lexical_docs, dense_top])).astype(np.int64)
-            columns = self._candidate_columns(understood, docs, catalog, centroid, q_grams)
+            columns = columns_of(docs)
         else:
             # The lexical candidates get their vector-free inputs while the other thread
             # encodes the query and searches the vector index; its extra candidates after.
             early_docs = np.unique(lexical_docs).astype(np.int64)
-            early = self._candidate_columns(understood, early_docs, catalog, centroid, q_grams)
+            early = columns_of(early_docs)
             query_vector, dense_top = pending.result()
             late_docs = dense_top[~sorted_contains(early_docs, dense_top)]
-            late = self._candidate_columns(understood, late_docs, catalog, centroid, q_grams)
+            late = columns_of(late_docs)
             docs = np.concatenate([early_docs, late_docs])
             columns = {name: np.concatenate([early[name], late[name]], axis=-1) for name in early}
             # the candidates go out in index order, as one set would: the feature rows are
@@ -581,11 +587,11 @@ class SearchService:
         docs: np.ndarray,
         catalog: dict[str, np.ndarray],
         centroid: np.ndarray | None,
-        q_grams: tuple[list[str], list[str]],
+        q_bigrams: list[str],
+        q_trigrams: list[str],
     ) -> dict[str, np.ndarray]:
         """The feature inputs of ``docs`` that need no query vector, one entry per column
-        (2-d entries have a row per query term, a column per candidate); ``q_grams`` are the
-        query's term bigrams and character trigrams."""
+        (2-d entries have a row per query term, a column per candidate)."""
         columns = {name: scores[..., docs] for name, scores in catalog.items()}
         titles = self.lexical.titles
         columns.update(
@@ -593,8 +599,8 @@ class SearchService:
             word_coverage=self._word_coverage(understood.words, docs),
             term_match=self._term_match(understood.terms, docs),
             synonym_match=self._term_match(understood.synonym_terms, docs),
-            bigram_match=self._bigram_match(q_grams[0], docs),
-            trigram=self.lexical.trigrams.scores_at(q_grams[1], docs),
+            bigram_match=self._bigram_match(q_bigrams, docs),
+            trigram=self.lexical.trigrams.scores_at(q_trigrams, docs),
             prf_cos=(
                 self.dense.cosine(centroid, docs)
                 if centroid is not None and self.dense is not None
@@ -646,8 +652,7 @@ class SearchService:
         having, first = title.first_positions(terms[-1])
         if len(having) == 0:
             return out
-        at = np.minimum(np.searchsorted(having, docs), len(having) - 1)
-        hit = having[at] == docs
+        at, hit = sorted_lookup(having, docs)
         first, length = first[at[hit]], title.doc_len_[docs[hit]]
         out[hit] = np.where(length > 1, first / np.maximum(length - 1, 1), 1.0)
         return out
@@ -1031,13 +1036,18 @@ def _one_faiss_thread() -> None:
         pass
 
 
+def sorted_lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per entry of ``ids``, its index in the non-empty ascending array ``sorted_ids`` and
+    whether it is there (a binary search each: np.setdiff1d would sort both arrays again)."""
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return at, np.asarray(sorted_ids[at] == ids)
+
+
 def sorted_contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Per entry of ``ids``, whether the ascending array ``sorted_ids`` holds it (a binary
-    search each: np.setdiff1d would sort both arrays again)."""
+    """Per entry of ``ids``, whether the ascending array ``sorted_ids`` holds it."""
     if len(sorted_ids) == 0:
         return np.zeros(len(ids), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return np.asarray(sorted_ids[at] == ids)
+    return sorted_lookup(sorted_ids, ids)[1]
 
 
 def items_by_position(service: SearchService, docs: Sequence[int]) -> list[str]:
