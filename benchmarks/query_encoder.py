@@ -36,7 +36,7 @@ def main() -> None:
     import onnx
     import torch
 
-    from shelf.evaluate.search_protocol import load_queries
+    from shelf.formats import read_queries as load_queries
     from shelf.text.encoder import MiniLMEncoder, OnnxQueryModel, export_int8
 
     torch.set_num_threads(1)

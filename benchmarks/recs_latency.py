@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from shelf.evaluate.recs_run import parts_of
+from shelf.formats import read_sequences
 from shelf.recommend.cooccur import ItemCooccurrence
-from shelf.recommend.data import encode_sequences, read_sequences
+from shelf.recommend.data import encode_sequences
 from shelf.recommend.popularity import Trending
 from shelf.recommend.registry import build
 from shelf.recommend.sasrec import SASRec

@@ -62,7 +62,8 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from shelf.evaluate.search_protocol import load_products, load_queries
+    from shelf.formats import read_products as load_products
+    from shelf.formats import read_queries as load_queries
     from shelf.search.lexical import top_k
     from shelf.search.rank import load_ranker
     from shelf.search.service import SearchService, load_query_log, load_query_model

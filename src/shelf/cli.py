@@ -88,8 +88,8 @@ def progress_bar(description: str) -> Progress:
 
 def _run_file_import(ctx: typer.Context, kind: str, file: Path, fmt: str | None,
                      skip_invalid: bool, rejects: Path | None) -> None:  # fmt: skip
+    from shelf.formats import count_records, detect_format
     from shelf.ingest import import_events, import_items
-    from shelf.ingest.readers import count_records, detect_format
 
     settings = settings_from(ctx)
     engine = open_engine(settings)
@@ -170,7 +170,7 @@ def import_sequences_cmd(
 @import_app.command("products")
 def import_products_cmd(ctx: typer.Context, products: Path) -> None:
     """Load a benchmark products.jsonl (product_id, title) as items."""
-    from shelf.ingest.benchmarks import read_products
+    from shelf.formats import read_products
 
     engine = open_engine(settings_from(ctx))
     items = read_products(products)

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shelf.errors import ConfigError
+from shelf.errors import ConfigError, pydantic_problem
 
 
 class Settings(BaseSettings):
@@ -124,7 +124,6 @@ def load_settings(**overrides: object) -> Settings:
     except PydanticValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
-            name = ".".join(str(p) for p in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"SHELF_{name.upper()} ({name}): {message}")
+            name, message = pydantic_problem(error)
+            problems.append(f"SHELF_{(name or '').upper()} ({name}): {message}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -213,12 +213,14 @@ class Engine:
         fresh = {i.item_id: i for i in items if i.item_id not in recs.personal.item_index_}
         if not fresh:
             return
-        from shelf.recommend.data import item_text
+        from shelf.catalog import recommender_text
         from shelf.text.encoder import load_encoder
 
         if self._text_encoder is None:
             self._text_encoder = load_encoder("minilm")  # the shared embedding cache
-        vectors = self._text_encoder.encode([item_text(i.model_dump()) for i in fresh.values()])
+        vectors = self._text_encoder.encode(
+            [recommender_text(i.model_dump()) for i in fresh.values()]
+        )
         recs.add_items(
             list(fresh),
             vectors,

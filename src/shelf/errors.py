@@ -15,8 +15,12 @@ Every error shelf raises on purpose derives from :class:`ShelfError` and carries
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError as PydanticValidationError
 
 
 class ShelfError(Exception):
@@ -140,3 +144,28 @@ class ArtifactError(ShelfError):
     """A model artifact is missing, corrupt or incompatible."""
 
     status_code = 500
+
+
+def pydantic_problem(error: Mapping[str, Any], *, skip: int = 0) -> tuple[str | None, str]:
+    """``(field, reason)`` of one pydantic error, in shelf's words; ``skip`` drops that many
+    leading location parts (FastAPI's ``body``/``query``)."""
+    loc = [str(p) for p in list(error.get("loc", ()))[skip:]]
+    field = ".".join(loc) or None
+    reason = str(error.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        reason = reason.removeprefix(prefix)
+    if field is None and ": " in reason:
+        # Model-level checks name their field as "field: reason".
+        field, reason = reason.split(": ", 1)
+    kind = error.get("type")
+    if kind == "missing":
+        reason = "is required"
+    elif kind == "extra_forbidden":
+        reason = "is not a known field"
+    return field, reason
+
+
+def from_pydantic(exc: PydanticValidationError) -> ValidationError:
+    """The first problem of a pydantic validation error as a :class:`ValidationError`."""
+    field, reason = pydantic_problem(exc.errors(include_url=False)[0])
+    return ValidationError(reason, field=field)

@@ -9,14 +9,14 @@ import pytest
 
 from shelf.catalog import Item
 from shelf.errors import ValidationError
-from shelf.ingest import Pseudonymizer, benchmarks
-from shelf.ingest.benchmarks import (
-    load_sequences_dataset,
+from shelf.formats.benchmarks import (
     read_products,
     read_text_items,
     segment_categories,
     split_item_text,
 )
+from shelf.ingest import Pseudonymizer, benchmarks
+from shelf.ingest.benchmarks import load_sequences_dataset
 from shelf.store import SQLStore
 
 SCIENTIFIC = Path(__file__).resolve().parents[2] / "../shared/data/amazon-scientific"

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from shelf.evaluate.recs_protocol import evaluate, leave_one_out
 from shelf.evaluate.recs_run import run_recs_eval
+from shelf.formats import read_sequences
 from shelf.recommend.commands import register
-from shelf.recommend.data import read_sequences
 from shelf.recommend.registry import build
 
 QUICK = {"max_epochs": 2, "dim": 8, "eval_every": 1}

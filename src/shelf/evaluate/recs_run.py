@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from shelf.evaluate.recs_protocol import Split, evaluate, leave_one_out
+from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
 from shelf.recommend.base import Recommender
 from shelf.recommend.blend import Blend
-from shelf.recommend.data import file_fingerprint, read_item_texts, read_sequences
 from shelf.recommend.registry import build
 from shelf.recommend.sasrec import SASRec
 

@@ -11,8 +11,6 @@ titles, bm25s over stemmed titles without stop words, dense-only) are run in the
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import platform
 import random
@@ -23,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from shelf.catalog import Item, parse_item
+from shelf.catalog import Item
 from shelf.errors import ValidationError
 from shelf.evaluate.search_metrics import evaluate_rankings, latency_summary
 from shelf.search.features import FEATURE_NAMES
@@ -35,47 +33,6 @@ from shelf.text.encoder import CachedEncoder, Encoder
 PIPELINES = ("ltr", "linear", "lexical", "dense")
 TOP_K = 100
 WARMUP_QUERIES = ("warm up drill", "warm up paint", "warm up faucet", "warm up lumber")
-_ITEM_FIELDS = set(Item.model_fields)
-
-
-def load_products(path: Path) -> list[Item]:
-    """Items from a JSONL file; ``product_id`` is read as ``item_id``, ``name`` as ``title``."""
-    items = []
-    with path.open(encoding="utf-8") as fh:
-        for row, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if "item_id" not in record and "product_id" in record:
-                record["item_id"] = record.pop("product_id")
-            if "title" not in record and "name" in record:
-                record["title"] = record.pop("name")
-            extra = {k: record.pop(k) for k in list(record) if k not in _ITEM_FIELDS}
-            attrs = dict(record.get("attributes") or {})
-            attrs.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
-            if attrs:
-                record["attributes"] = attrs
-            try:
-                items.append(parse_item(record))
-            except ValidationError as exc:
-                raise exc.at(row=row, source=str(path)) from None
-    return items
-
-
-def load_queries(path: Path) -> dict[str, str]:
-    """``query_id -> query`` from a TSV with a ``query_id``/``query`` header."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return {row["query_id"]: row["query"] for row in reader}
-
-
-def load_qrels(path: Path) -> dict[str, dict[str, float]]:
-    """``query_id -> {product_id: relevance}`` from a ``query_id/product_id/relevance`` TSV."""
-    qrels: dict[str, dict[str, float]] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
-            qrels.setdefault(row["query_id"], {})[row["product_id"]] = float(row["relevance"])
-    return qrels
 
 
 def check_disjoint(eval_ids: set[str], train_ids: set[str]) -> None:

@@ -22,8 +22,8 @@ from typing import IO, Any
 
 from shelf.catalog import MAX_ID_LENGTH, Event, Item, parse_event, parse_item
 from shelf.errors import ImportRejected, Rejection, ValidationError
+from shelf.formats.records import FileFormat, detect_format, read_records
 from shelf.ingest.pseudonym import Pseudonymizer
-from shelf.ingest.readers import FileFormat, detect_format, read_records
 from shelf.store.base import Store, StoredEvent
 
 ProgressCallback = Callable[[int], None]

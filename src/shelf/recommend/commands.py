@@ -81,7 +81,7 @@ def train(
     data_dir: Path | None = typer.Option(None, help="Data directory (settings.data_dir)."),
 ) -> None:
     """Train the recommendation bundle on the store's events (or a file) and promote it."""
-    from shelf.recommend.data import file_fingerprint, read_item_texts, read_sequences
+    from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
     from shelf.recommend.training import train_bundle
 
     settings = _settings(ctx, data_dir)
@@ -114,7 +114,8 @@ def training_data_from_store(url: str) -> tuple[Any, dict[str, str], str]:
     """Events and item texts from the store (interactions -> sequences)."""
     import hashlib
 
-    from shelf.recommend.data import Interactions, item_text, sequences_from_interactions
+    from shelf.catalog import recommender_text as item_text
+    from shelf.recommend.data import Interactions, sequences_from_interactions
     from shelf.store.sql import open_store
 
     store = open_store(url)

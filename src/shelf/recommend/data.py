@@ -1,18 +1,16 @@
-"""Interaction data for the recommenders: the ``sequences.txt`` reader and the encoded form.
+"""Interaction data for the recommenders, in the encoded form every model fits on.
 
-``sequences.txt`` holds one user per line, ``user_id item_id item_id ...`` in time order
-(the format of the S3-Rec / UniSRec preprocessed Amazon files). :func:`read_sequences` reads it;
 :class:`Interactions` is the columnar form the store hands to training, and
-:func:`sequences_from_interactions` turns it into time-ordered per-user sequences.
-:class:`SequenceData` is what every model fits on: users, an item vocabulary and index sequences.
+:func:`sequences_from_interactions` turns it into time-ordered per-user sequences;
+:func:`encode_sequences` indexes string sequences (``sequences.txt``, read by
+:mod:`shelf.formats`). :class:`SequenceData` holds users, an item vocabulary and index
+sequences.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -22,40 +20,6 @@ from shelf.errors import ValidationError
 # purchase (for "already bought" exclusion and frequently-bought-together).
 POSITIVE_TYPES = frozenset({"view", "click", "add_to_cart", "purchase", "rating"})
 PURCHASE_TYPES = frozenset({"purchase"})
-
-
-def read_sequences(path: str | Path) -> tuple[list[str], list[list[str]]]:
-    """Read ``sequences.txt``: returns (user ids, item-id sequences in time order).
-
-    Blank lines are skipped; a line with a user id and no items gives an empty sequence.
-    Raises :class:`~shelf.errors.ValidationError` on a duplicate user id (with its row).
-    """
-    users: list[str] = []
-    sequences: list[list[str]] = []
-    seen: set[str] = set()
-    with open(path, encoding="utf-8") as handle:
-        for row, line in enumerate(handle, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            user = parts[0]
-            if user in seen:
-                raise ValidationError(
-                    f"duplicate user id {user!r}", field="user_id", row=row, source=str(path)
-                )
-            seen.add(user)
-            users.append(user)
-            sequences.append(parts[1:])
-    return users, sequences
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (the data fingerprint recorded in artifacts and reports)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -193,36 +157,3 @@ def sequences_from_interactions(
         timestamps=stamps,
         item_index=index,
     )
-
-
-def item_text(record: dict[str, object]) -> str:
-    """One line of text for an item record: its ``text``, else title, category, brand, etc."""
-    if isinstance(record.get("text"), str) and record["text"]:
-        return str(record["text"])
-    parts: list[str] = []
-    for key in ("title", "category", "brand", "description"):
-        value = record.get(key)
-        if isinstance(value, list):
-            value = " > ".join(str(v) for v in value)
-        if value:
-            parts.append(str(value))
-    return ". ".join(parts)
-
-
-def read_item_texts(path: str | Path) -> dict[str, str]:
-    """Item id -> text from a JSON-lines file (``item_id`` plus ``text`` or title/category/...)."""
-    import json
-
-    texts: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for row, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValidationError(f"invalid JSON ({exc})", row=row, source=str(path)) from None
-            if "item_id" not in record:
-                raise ValidationError("missing", field="item_id", row=row, source=str(path))
-            texts[str(record["item_id"])] = item_text(record)
-    return texts

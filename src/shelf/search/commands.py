@@ -78,7 +78,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from shelf.evaluate.search_protocol import load_products
+        from shelf.formats import read_products as load_products
         from shelf.search.filters import SearchFilters
         from shelf.search.rank import load_ranker
         from shelf.search.service import SearchService
@@ -129,7 +129,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         cache_dir: Path | None = typer.Option(None, help="Embedding cache directory."),
     ) -> None:
         """Build a search index (with a progress bar) and save it."""
-        from shelf.evaluate.search_protocol import load_products
+        from shelf.formats import read_products as load_products
         from shelf.search.rank import load_ranker
         from shelf.search.service import SearchService
 
@@ -159,7 +159,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """Train the re-ranker (and the query encoder) on judged queries and save them."""
         from rich.progress import Progress
 
-        from shelf.evaluate.search_protocol import load_products, load_qrels, load_queries
+        from shelf.formats import read_products as load_products
+        from shelf.formats import read_qrels as load_qrels
+        from shelf.formats import read_queries as load_queries
         from shelf.search.service import SearchService
         from shelf.search.train import train_search
 
@@ -214,12 +216,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Evaluate search under the frozen protocol (shared/benchmarks/PROTOCOL.md)."""
         set_threads(threads)
-        from shelf.evaluate.search_protocol import (
-            evaluate_search,
-            load_products,
-            load_qrels,
-            load_queries,
-        )
+        from shelf.evaluate.search_protocol import evaluate_search
+        from shelf.formats import read_products as load_products
+        from shelf.formats import read_qrels as load_qrels
+        from shelf.formats import read_queries as load_queries
 
         if (train_queries is None) != (train_qrels is None):
             raise typer.BadParameter("give both --train-queries and --train-qrels, or neither")

@@ -24,21 +24,10 @@ from typing import Any
 import numpy as np
 
 from shelf.artifacts import keep_newest
-from shelf.catalog import Item
 
 _ADD_BLOCK = 4096
 logger = logging.getLogger(__name__)
 KEPT_GRAPHS = 3  # graphs kept in a graph cache (each ~1.2x the size of its vectors)
-
-
-def item_text(item: Item) -> str:
-    """The text an item is embedded from: title, then brand and category path when present."""
-    parts = [item.title]
-    if item.brand and item.brand.lower() not in item.title.lower():
-        parts.append(item.brand)
-    if item.category:
-        parts.append(" > ".join(item.category))
-    return ". ".join(parts)
 
 
 class DenseIndex:

@@ -28,10 +28,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from shelf.catalog import Item
+from shelf.catalog import Item, search_text
 from shelf.errors import ArtifactError, ValidationError
 from shelf.lru import LRU
-from shelf.search.dense import DenseIndex, item_text
+from shelf.search.dense import DenseIndex
 from shelf.search.features import (
     FEATURE_NAMES,
     CandidateData,
@@ -326,7 +326,7 @@ class SearchService:
             vectors = None
             if self.encoder is not None and self.config.k_dense > 0:
                 # outside the lock: encoding is the slow part, and searches go on meanwhile
-                texts = [item_text(i) for i in items]
+                texts = [search_text(i) for i in items]
                 task = progress.add_task("encoding items", total=len(texts))
                 blocks = []
                 for start in range(0, len(texts), 1024):

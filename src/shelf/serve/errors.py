@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shelf.errors import ShelfError, ValidationError
+from shelf.errors import ShelfError, ValidationError, pydantic_problem
 
 log = logging.getLogger("shelf.serve")
 
@@ -43,24 +43,16 @@ def envelope(
 
 def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
     """Row (1-based, within the batch), field and reason of one pydantic error."""
-    loc = list(error.get("loc", ()))
-    if loc and loc[0] in ("body", "query", "path"):
-        loc = loc[1:]
-    reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     if error.get("type") == "json_invalid":
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         return {"row": None, "field": None, "reason": f"malformed JSON: {reason}"}
+    loc = list(error.get("loc", ()))
+    skip = 1 if loc and loc[0] in ("body", "query", "path") else 0
     row = None
-    if len(loc) >= 2 and loc[0] in ("items", "events") and isinstance(loc[1], int):
-        row = loc[1] + 1
-        loc = loc[2:]
-    field = ".".join(str(p) for p in loc) or None
-    if field is None and row is not None and ": " in reason:
-        # Model-level checks name their field as "field: reason".
-        field, reason = reason.split(": ", 1)
-    if error.get("type") == "missing":
-        reason = "is required"
-    elif error.get("type") == "extra_forbidden":
-        reason = "is not a known field"
+    if len(loc) >= skip + 2 and loc[skip] in ("items", "events") and isinstance(loc[skip + 1], int):
+        row = loc[skip + 1] + 1
+        skip += 2
+    field, reason = pydantic_problem(error, skip=skip)
     return {"row": row, "field": field, "reason": reason}
 
 
