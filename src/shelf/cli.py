@@ -325,8 +325,7 @@ def train_from_store(
     force: bool = False,
 ) -> None:
     """Train and promote the recommendation bundle on the engine's stored events."""
-    from shelf.recommend.commands import training_data_from_store
-    from shelf.recommend.training import train_bundle
+    from shelf.train.recs import train_bundle, training_data_from_store
 
     data, texts, fingerprint = training_data_from_store(engine.settings.store_url)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from shelf.errors import NotFittedError, NotFoundError
-from shelf.evaluate.recs_run import uses_text
 from shelf.recommend.base import Recommender
-from shelf.recommend.data import SequenceData
-from shelf.recommend.registry import build
+from shelf.recommend.data import SequenceData, encode_sequences
+from shelf.recommend.registry import build, load
 
 from .conftest import expected_next
 
@@ -46,22 +45,23 @@ def group_text(items: list[str]) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def make(name: str, items: list[str] | None = None) -> Recommender:
-    model = build("sasrec" if name == "sasrec-sampled" else name, **MODELS.get(name, {}))
-    if items is not None and uses_text(model):
-        model.set_item_text(group_text(items))  # type: ignore[attr-defined]
-    return model
+def make(name: str) -> Recommender:
+    return build("sasrec" if name == "sasrec-sampled" else name, **MODELS.get(name, {}))
+
+
+def cycle_data() -> SequenceData:
+    """The cycle sequences, with stand-in text embeddings for the text-aware models."""
+    from .conftest import cycle_sequences
+
+    data = encode_sequences(*cycle_sequences())
+    data.item_text = group_text(data.items)
+    return data
 
 
 @pytest.fixture(scope="module")
 def fitted() -> dict[str, Recommender]:
-    from shelf.recommend.data import encode_sequences
-
-    from .conftest import cycle_sequences
-
-    users, seqs = cycle_sequences()
-    data = encode_sequences(users, seqs)
-    return {name: make(name, data.items).fit(data) for name in ALL}
+    data = cycle_data()
+    return {name: make(name).fit(data) for name in ALL}
 
 
 @pytest.mark.parametrize("name", PERSONAL)
@@ -105,7 +105,7 @@ def test_batch_equals_one_by_one(fitted: dict[str, Recommender], name: str) -> N
 def test_save_load_same_scores(fitted: dict[str, Recommender], name: str, tmp_path: Path) -> None:
     model = fitted[name]
     model.save(tmp_path / name)
-    loaded = Recommender.load(tmp_path / name)
+    loaded = load(tmp_path / name)
     users = model.users_[:10]
     a = model.recommend(users, 5)
     b = loaded.recommend(users, 5)
@@ -151,21 +151,15 @@ def test_not_fitted(name: str) -> None:
 def test_new_items_recommendable_without_retraining() -> None:
     """A text-aware blend takes a new item from its text alone; the service explains it."""
     from shelf.recommend.cooccur import ItemCooccurrence
-    from shelf.recommend.data import encode_sequences
     from shelf.recommend.popularity import Trending
     from shelf.recommend.service import RecommendService
 
-    from .conftest import cycle_sequences
-
-    users, seqs = cycle_sequences()
-    data = encode_sequences(users, seqs)
+    data = cycle_data()
     model = build(
         "blend",
-        parts=[["sasrec", {**FAST_SASREC, "use_text": True, "id_dropout": 0.3}], ["textknn", {}]],
+        parts=[["sasrec-text", {**FAST_SASREC, "id_dropout": 0.3}], ["textknn", {}]],
         weights=[1.0, 1.0],
     )
-    for part in model.build_parts():  # type: ignore[attr-defined]
-        part.set_item_text(group_text(data.items))  # type: ignore[attr-defined]
     model.fit(data)
     service = RecommendService(model, ItemCooccurrence().fit(data), Trending().fit(data))
     new_text = group_text(["g2new"])
@@ -194,14 +188,10 @@ def test_sasrec_one_history_through_onnxruntime_scores_like_torch(
 
 
 def test_sasrec_text_keeps_its_onnx_session_when_items_are_added() -> None:
-    from shelf.recommend.data import encode_sequences
     from shelf.recommend.sasrec import SASRec
 
-    from .conftest import cycle_sequences
-
-    users, seqs = cycle_sequences()
-    data = encode_sequences(users, seqs)
-    model = make("sasrec-text", data.items)
+    data = cycle_data()
+    model = make("sasrec-text")
     model.fit(data)
     assert isinstance(model, SASRec)
     hist = [np.array([0, 5, 2])]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from shelf.evaluate.recs_metrics import (
+from shelf.recommend.metrics import (
     auc,
     coverage,
     hit_rate,

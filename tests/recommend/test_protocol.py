@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -83,8 +84,7 @@ def test_text_model_scores_cold_items(cycle_file: Path, tmp_path: Path) -> None:
         text[k, int(item[1])] = 1.0  # the group
         text[k, 5 + int(item[3:]) % 3] = 0.5
     model = build("sasrec-text", dim=16, max_epochs=30, eval_every=100, lr=5e-3, dropout=0.1)
-    model.set_item_text(text)  # type: ignore[attr-defined]
-    model.fit(split.train)
+    model.fit(dataclasses.replace(split.train, item_text=text))
     out = evaluate(model, split.test, cold_items=split.cold_items)
     assert out["cold"]["hr@10"] > 0.3  # type: ignore[index]
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from shelf import artifacts
 from shelf.recommend.data import Interactions, sequences_from_interactions
 from shelf.recommend.service import RecommendService
-from shelf.recommend.training import train_bundle
 from shelf.serve.routes_recs import router
+from shelf.train.recs import train_bundle
 
 from .conftest import cycle_sequences
 

@@ -11,28 +11,19 @@ targets that are cold separately.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from shelf.evaluate.recs_metrics import (
+from shelf.recommend.base import Recommender, Validation, mask_rows, top_k
+from shelf.recommend.data import encode_sequences
+from shelf.recommend.holdout import Split, split_holdout
+from shelf.recommend.metrics import (
     auc,
     coverage,
+    precision_recall_f1,
     ranking_metrics,
     target_ranks,
 )
-from shelf.recommend.base import Recommender, Validation, mask_rows, top_k
-from shelf.recommend.data import SequenceData, encode_sequences
-
-
-@dataclass
-class Split:
-    """Training data, validation targets and test targets of one leave-one-out split."""
-
-    train: SequenceData
-    validation: Validation
-    test: Validation
-    cold_items: np.ndarray
 
 
 def leave_one_out(
@@ -45,37 +36,7 @@ def leave_one_out(
 ) -> Split:
     """Split string sequences under the protocol (vocabulary = every item seen + extras)."""
     full = encode_sequences(users, sequences, extra_items)
-    rng = np.random.default_rng(seed)
-    n_cold = round(cold_fraction * full.n_items)
-    cold = np.sort(rng.choice(full.n_items, size=n_cold, replace=False)).astype(np.int64)
-    is_cold = np.zeros(full.n_items, dtype=bool)
-    is_cold[cold] = True
-    train_seqs: list[np.ndarray] = []
-    val_users, val_hist, val_targets = [], [], []
-    test_users, test_hist, test_targets = [], [], []
-    for u, seq in enumerate(full.sequences):
-        train = seq[:-2] if len(seq) >= 3 else seq[:0]
-        train = train[~is_cold[train]]
-        train_seqs.append(train)
-        if len(seq) < 3:
-            continue
-        if not is_cold[seq[-2]] and len(train):
-            val_users.append(u)
-            val_hist.append(train)
-            val_targets.append(seq[-2])
-        test_users.append(u)
-        test_hist.append(seq[:-1])
-        test_targets.append(seq[-1])
-    return Split(
-        train=full.replace_sequences(train_seqs),
-        validation=Validation(
-            np.array(val_users, np.int64), val_hist, np.array(val_targets, np.int64)
-        ),
-        test=Validation(
-            np.array(test_users, np.int64), test_hist, np.array(test_targets, np.int64)
-        ),
-        cold_items=cold,
-    )
+    return split_holdout(full, cold_fraction=cold_fraction, seed=seed)
 
 
 def evaluate(
@@ -126,8 +87,6 @@ def evaluate(
     neg_ranks = np.concatenate(neg_rank_all) if neg_rank_all else np.zeros(0, np.int64)
     predicted = np.concatenate([ranks < 10, neg_ranks < 10])
     actual = np.concatenate([np.ones(len(ranks), bool), np.zeros(len(neg_ranks), bool)])
-    from shelf.evaluate.recs_metrics import precision_recall_f1
-
     out["classification"] = {
         "note": (
             "secondary figures: held-out test positive vs items sampled uniformly outside the "

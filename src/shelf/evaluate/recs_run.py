@@ -3,6 +3,7 @@ figures as one JSON-ready dict (see :mod:`shelf.evaluate.recs_protocol`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -10,14 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from shelf.evaluate.recs_protocol import Split, evaluate, leave_one_out
+from shelf.evaluate.recs_protocol import evaluate, leave_one_out
 from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
 from shelf.recommend.base import Recommender
 from shelf.recommend.blend import Blend
+from shelf.recommend.holdout import Split
 from shelf.recommend.registry import build
 from shelf.recommend.sasrec import SASRec
+from shelf.recommend.text import item_embeddings
 
 PROTOCOL = (
     "leave-one-out (train: all but the last two items; validation: second-to-last; test: last, "
@@ -29,50 +30,7 @@ TOP_KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "co
 
 def parts_of(model: Recommender) -> list[Recommender]:
     """The model and, for a blend, its parts."""
-    return [model, *(model.build_parts() if isinstance(model, Blend) else [])]
-
-
-def preset_name(model: Recommender) -> str:
-    """The --model name a fitted part answers to (for reusing a blend's parts as baselines)."""
-    if isinstance(model, SASRec) and model.params["use_text"]:
-        return "sasrec-text"
-    return model.name
-
-
-def uses_text(part: Recommender) -> bool:
-    """Whether this (single) model needs item text embeddings."""
-    if isinstance(part, SASRec):
-        return bool(part.params["use_text"])
-    return bool(getattr(part, "needs_item_text", False))
-
-
-def needs_text(model: Recommender) -> bool:
-    return any(uses_text(m) for m in parts_of(model))
-
-
-def item_embeddings(items: Sequence[str], texts: dict[str, str]) -> np.ndarray:
-    """Encoder embeddings of each item's text (zero rows for items without text)."""
-    from shelf.text.encoder import load_encoder
-
-    encoder = load_encoder("minilm", num_threads=1)
-    known = [i for i in items if texts.get(i)]
-    out = np.zeros((len(items), encoder.dim), dtype=np.float32)
-    if known:
-        vectors = encoder.encode([texts[i] for i in known], batch_size=128)
-        index = {item: k for k, item in enumerate(items)}
-        out[[index[i] for i in known]] = vectors
-    return out
-
-
-def prepare(model: Recommender, overrides: dict[str, Any], text: np.ndarray | None) -> None:
-    """Apply quick-run overrides to SASRec parts and give text-aware parts their embeddings."""
-    for part in parts_of(model):
-        if isinstance(part, SASRec):
-            part.params.update(overrides)
-        if uses_text(part):
-            if text is None:
-                raise ValueError("a text-aware model needs --items with item text")
-            part.set_item_text(text)  # type: ignore[attr-defined]
+    return [model, *(model.models if isinstance(model, Blend) else [])]
 
 
 def run_recs_eval(
@@ -88,7 +46,7 @@ def run_recs_eval(
 ) -> dict[str, Any]:
     """Fit ``model`` and each baseline on the protocol's split of ``sequences`` and report."""
     say = log or (lambda _msg: None)
-    overrides = {"random_state": seed, **(overrides or {})}
+    deep = {"random_state": seed, **(overrides or {})}
     users, seqs = read_sequences(sequences)
     texts = read_item_texts(items) if items is not None else {}
     split = leave_one_out(users, seqs, extra_items=list(texts), cold_fraction=cold_items, seed=seed)
@@ -96,14 +54,19 @@ def run_recs_eval(
         f"{split.train.n_users} users, {split.train.n_items} items, "
         f"{len(split.test.targets)} test targets, {len(split.cold_items)} cold items"
     )
-    main = build(model)
-    text = item_embeddings(split.train.items, texts) if texts and needs_text(main) else None
+    main = build(model, deep_params=deep)
+    others = {n: build(n, deep_params=deep) for n in baselines if n != model}
+    if any(m.needs_item_text for m in (main, *others.values())):
+        if not texts:
+            raise ValueError("a text-aware model needs --items with item text")
+        text = item_embeddings(split.train.items, texts)
+        split = dataclasses.replace(split, train=dataclasses.replace(split.train, item_text=text))
     fitted: dict[str, Recommender] = {}
-    report = _fit_and_score(main, split, overrides, text, seed, say, model)
+    report = _fit_and_score(main, split, seed, say, model)
     if isinstance(main, Blend):
         report["blend_weights"] = [float(w) for w in main.weights_]
         for part in main.models:
-            fitted[preset_name(part)] = part
+            fitted[part.name] = part
     out: dict[str, Any] = {k: report[k] for k in TOP_KEYS}
     out["train_seconds"] = report["train_seconds"]
     out["model"] = model
@@ -114,19 +77,15 @@ def run_recs_eval(
         out["cold"] = report["cold"]
     if "blend_weights" in report:
         out["blend_weights"] = report["blend_weights"]
-    out["params"] = main.params
+    out["params"] = main.get_params()
     out["baselines"] = {}
-    for name in baselines:
-        if name == model:
-            continue
+    for name, base in others.items():
         reused = fitted.get(name)
         if reused is not None:
             say(f"baseline {name}: the blend's {name} part (same fit), scored alone")
             base_report = _score(reused, split, seed, reused.train_seconds_, name)
         else:
-            base = build(name)
-            base_text = text if needs_text(base) else None
-            base_report = _fit_and_score(base, split, overrides, base_text, seed, say, name)
+            base_report = _fit_and_score(base, split, seed, say, name)
         out["baselines"][name] = base_report
     out["protocol"] = PROTOCOL
     out["data"] = {
@@ -148,15 +107,8 @@ def run_recs_eval(
 
 
 def _fit_and_score(
-    model: Recommender,
-    split: Split,
-    overrides: dict[str, Any],
-    text: np.ndarray | None,
-    seed: int,
-    say: Callable[[str], None],
-    name: str,
+    model: Recommender, split: Split, seed: int, say: Callable[[str], None], name: str
 ) -> dict[str, Any]:
-    prepare(model, overrides, text)
     for part in parts_of(model):
         if isinstance(part, SASRec):
             part.progress = lambda r, n=name: say(f"{n}: {_fmt(r)}")

@@ -2,14 +2,22 @@
 
 Batch-first (after implicit): ``fit(data, validation=None) -> self``,
 ``recommend(user_ids, n, *, exclude=None, candidates=None) -> Results``,
-``similar_items(item_ids, n) -> Results``, ``save(path)`` / ``load(path)``.
-Every model implements one primitive, :meth:`Recommender.score`: scores over the whole item
-vocabulary for a batch of (user index, history) pairs. Sequential models read the history, so a
-user's latest events change the next answer without retraining.
+``similar_items(item_ids, n) -> Results``, ``save(path)``; loading is
+:func:`shelf.recommend.registry.load`. Every model implements one primitive,
+:meth:`Recommender.score`: scores over the whole item vocabulary for a batch of (user index,
+history) pairs. Sequential models read the history, so a user's latest events change the next
+answer without retraining.
+
+Estimator rules (scikit-learn's): ``__init__`` stores its keyword hyperparameters as
+attributes of the same names (:meth:`Recommender.get_params` reads them from the signature);
+``fit`` changes none of them and sets learned state in attributes ending in ``_``; item text
+comes in through ``fit``'s data (:attr:`SequenceData.item_text`); what a model can do is
+declared on its class (``needs_item_text``, ``can_add_items``).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -19,7 +27,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
-from shelf.errors import ArtifactError, NotFittedError
+from shelf.errors import NotFittedError, NotFoundError
 from shelf.recommend.data import SequenceData
 
 FORMAT_VERSION = 1
@@ -73,29 +81,55 @@ class Recommender:
     """
 
     name: ClassVar[str] = "base"
+    needs_item_text: ClassVar[bool] = False  # fit reads SequenceData.item_text
+    can_add_items: ClassVar[bool] = False  # add_items registers new items without a refit
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    def get_params(self) -> dict[str, Any]:
+        """The hyperparameters: every keyword argument of ``__init__`` (and of the parents'
+        that a ``**params`` passes on to), read back."""
+        names: list[str] = []
+        for klass in type(self).__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is object:
+                continue
+            params = inspect.signature(init).parameters.values()
+            names += [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in names]
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+        return {name: getattr(self, name) for name in names}
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, data: SequenceData, validation: Validation | None = None) -> Self:
         """Learn from ``data``; ``validation`` (if given) drives early stopping only."""
         start = time.perf_counter()
+        if self.needs_item_text and (data.item_text is None or len(data.item_text) != data.n_items):
+            raise ValueError(f"{self.name} needs item text: one embedding row per item")
         self.items_: list[str] = list(data.items)
         self.item_index_: dict[str, int] = dict(data.item_index)
         self.users_: list[str] = list(data.users)
         self.user_index_: dict[str, int] = dict(data.user_index)
-        self.histories_: list[np.ndarray] = [np.asarray(s, dtype=np.int64) for s in data.sequences]
-        self.item_counts_ = data.item_counts()
+        self.update_histories(data)
         self._fit(data, validation)
         self.train_seconds_ = time.perf_counter() - start
         return self
+
+    def update_histories(self, data: SequenceData) -> None:
+        """Serve from ``data``'s histories and item counts (same users and vocabulary as the
+        fit, e.g. the full sequences after fitting on a holdout split); nothing is re-learned."""
+        if data.users != self.users_ or data.items != self.items_:
+            raise ValueError("update_histories needs the users and items the model was fitted on")
+        self.histories_: list[np.ndarray] = [np.asarray(s, dtype=np.int64) for s in data.sequences]
+        self.item_counts_ = data.item_counts()
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "items_")
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         raise NotImplementedError
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "items_"):
+        if not self.is_fitted:
             raise NotFittedError(self.name)
 
     @property
@@ -111,6 +145,11 @@ class Recommender:
     def item_vectors(self) -> np.ndarray | None:
         """L2-normalised item vectors for :meth:`similar_items`, if the model has them."""
         return None
+
+    def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
+        """Register new catalog items (``text``: their embeddings) without retraining; only
+        models with ``can_add_items`` do."""
+        raise NotImplementedError(f"{self.name} cannot add items without retraining")
 
     # ---- the contract --------------------------------------------------------------------
     def recommend(
@@ -167,8 +206,6 @@ class Recommender:
             index = self.item_index_.get(item)
             if index is None:
                 if strict:
-                    from shelf.errors import NotFoundError
-
                     raise NotFoundError("item", item)
                 continue
             out.append(index)
@@ -233,7 +270,7 @@ class Recommender:
         model = {
             "format_version": FORMAT_VERSION,
             "model": self.name,
-            "params": self.params,
+            "params": self.get_params(),
             "train_seconds": getattr(self, "train_seconds_", None),
             "arrays": sorted(arrays),
         }
@@ -241,24 +278,11 @@ class Recommender:
         (root / "vocab.json").write_text(json.dumps({"items": self.items_, "users": self.users_}))
         return root
 
-    @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Rebuild a fitted model saved by :meth:`save` (the class is read from the artifact)."""
-        from shelf.recommend.registry import MODELS
-
-        root = Path(path)
-        try:
-            model = json.loads((root / "model.json").read_text())
-            vocab = json.loads((root / "vocab.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"{root}: unreadable model artifact ({exc})") from exc
-        if model.get("format_version") != FORMAT_VERSION:
-            raise ArtifactError(f"{root}: format {model.get('format_version')} not supported")
-        klass = MODELS.get(model["model"])
-        if klass is None:
-            raise ArtifactError(f"{root}: unknown model {model['model']!r}")
-        arrays = {k: np.load(root / f"{k}.npy", allow_pickle=False) for k in model["arrays"]}
-        self = klass(**model["params"])
+    def restore(
+        self, vocab: dict[str, list[str]], arrays: dict[str, np.ndarray], train_seconds: Any
+    ) -> Self:
+        """The fitted state read back from a saved artifact (what
+        :func:`shelf.recommend.registry.load` calls on a freshly built model)."""
         self.items_ = list(vocab["items"])
         self.users_ = list(vocab["users"])
         self.item_index_ = {item: i for i, item in enumerate(self.items_)}
@@ -268,12 +292,7 @@ class Recommender:
         if not self.users_:
             self.histories_ = []
         self.item_counts_ = arrays["item_counts"]
-        self.train_seconds_ = model.get("train_seconds")
+        self.train_seconds_ = train_seconds
         prefix = "model_"
         self._restore({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
-        self._load_parts(root)
         return self
-
-    def _load_parts(self, root: Path) -> None:
-        """Load sub-artifacts (composite models override this)."""
-        del root

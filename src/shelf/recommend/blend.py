@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from shelf.evaluate.recs_metrics import ndcg, target_ranks
 from shelf.recommend.base import Recommender, Validation, mask_rows
 from shelf.recommend.data import SequenceData
+from shelf.recommend.metrics import ndcg, target_ranks
 
 GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
 
@@ -31,51 +31,54 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 
 
 class Blend(Recommender):
-    """Blend of fitted or unfitted parts (``parts``: list of (name, params) pairs)."""
+    """Blend of part models (``parts``: list of (name, params) pairs, built into models by
+    :func:`shelf.recommend.registry.build`; parts already fitted are kept as they are)."""
 
     name = "blend"
 
     def __init__(
         self,
         *,
-        parts: Sequence[tuple[str, dict[str, Any]]] = (("sasrec", {}), ("cooc", {})),
+        parts: Sequence[tuple[str, dict[str, Any]] | list[Any]] = (("sasrec", {}), ("cooc", {})),
         weights: Sequence[float] | None = None,
         max_validation: int = 8000,
     ) -> None:
-        super().__init__(
-            parts=[[n, dict(p)] for n, p in parts],
-            weights=None if weights is None else list(weights),
-            max_validation=max_validation,
-        )
+        self.parts: list[tuple[str, dict[str, Any]]] = [(str(n), dict(p)) for n, p in parts]
+        self.weights = None if weights is None else [float(w) for w in weights]
+        self.max_validation = max_validation
         self.models: list[Recommender] = []
 
     def with_models(self, models: Sequence[Recommender]) -> Blend:
-        """Use these (possibly already fitted) part models instead of building new ones."""
+        """Use these (possibly already fitted) part models, one per entry of ``parts``."""
+        if len(models) != len(self.parts):
+            raise ValueError(f"a blend of {len(self.parts)} parts got {len(models)} models")
         self.models = list(models)
         return self
 
-    def build_parts(self) -> list[Recommender]:
-        """The part models, built (unfitted) from ``parts`` on first use."""
-        from shelf.recommend.registry import build
+    @property
+    def needs_item_text(self) -> bool:  # type: ignore[override]
+        return any(m.needs_item_text for m in self.models)
 
-        if not self.models:
-            self.models = [build(n, **p) for n, p in self.params["parts"]]
-        return self.models
+    @property
+    def can_add_items(self) -> bool:  # type: ignore[override]
+        """Whether every part can register new items without retraining."""
+        return bool(self.models) and all(m.can_add_items for m in self.models)
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        for model in self.build_parts():
-            if not hasattr(model, "items_"):
+        if not self.models:
+            raise ValueError("a blend needs its part models: build it with registry.build")
+        for model in self.models:
+            if not model.is_fitted:
                 model.fit(data, validation)
         weights = [1.0] + [0.0] * (len(self.models) - 1)
-        if self.params["weights"] is not None:
-            weights = list(self.params["weights"])
+        if self.weights is not None:
+            weights = list(self.weights)
         elif validation is not None and len(validation.targets):
             weights = self._tune(validation)
         self.weights_ = np.array(weights, dtype=np.float32)
-        self.params["weights"] = [float(w) for w in self.weights_]
 
     def _tune(self, validation: Validation) -> list[float]:
-        limit = self.params["max_validation"]
+        limit = self.max_validation
         users = validation.users[:limit]
         hist = validation.histories[:limit]
         targets = validation.targets[:limit]
@@ -103,19 +106,13 @@ class Blend(Recommender):
                 total += part
         return total
 
-    @property
-    def can_add_items(self) -> bool:
-        """Whether every part can register new items without retraining."""
-        return all(getattr(m, "can_add_items", False) for m in self.models)
-
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items in every part (each part must support it)."""
         self._check_fitted()
         for model in self.models:
-            adder = getattr(model, "add_items", None)
-            if adder is None:
+            if not model.can_add_items:
                 raise ValueError(f"blend part {model.name!r} cannot add items without retraining")
-            adder(item_ids, text)
+            model.add_items(item_ids, text)
         first = self.models[0]
         self.items_ = list(first.items_)
         self.item_index_ = dict(first.item_index_)
@@ -135,7 +132,3 @@ class Blend(Recommender):
         for k, model in enumerate(self.models):
             model.save(root / "parts" / f"{k}-{model.name}")
         return root
-
-    def _load_parts(self, root: Path) -> None:
-        parts = sorted((root / "parts").iterdir(), key=lambda p: int(p.name.split("-")[0]))
-        self.models = [Recommender.load(p) for p in parts]

@@ -82,7 +82,7 @@ def train(
 ) -> None:
     """Train the recommendation bundle on the store's events (or a file) and promote it."""
     from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
-    from shelf.recommend.training import train_bundle
+    from shelf.train.recs import train_bundle, training_data_from_store
 
     settings = _settings(ctx, data_dir)
     overrides: dict[str, Any] = {} if max_epochs is None else {"max_epochs": max_epochs}
@@ -110,35 +110,6 @@ def train(
     _say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
 
 
-def training_data_from_store(url: str) -> tuple[Any, dict[str, str], str]:
-    """Events and item texts from the store (interactions -> sequences)."""
-    import hashlib
-
-    from shelf.catalog import recommender_text as item_text
-    from shelf.recommend.data import Interactions, sequences_from_interactions
-    from shelf.store.sql import open_store
-
-    store = open_store(url)
-    try:
-        cols = store.event_columns()
-        keep = [k for k in range(len(cols)) if cols.item_id[k] is not None]
-        interactions = Interactions(
-            user=[str(cols.user_key[k]) for k in keep],
-            item=[str(cols.item_id[k]) for k in keep],
-            timestamp=[float(cols.timestamp_ms[k]) / 1000.0 for k in keep],
-            type=[str(cols.type[k]) for k in keep],
-            session=[cols.session_id[k] for k in keep],
-        )
-        texts = {item.item_id: item_text(item.model_dump()) for item in store.iter_items()}
-    finally:
-        store.close()
-    data = sequences_from_interactions(interactions, extra_items=list(texts))
-    import numpy as np
-
-    digest = hashlib.sha256(np.asarray(cols.timestamp_ms).tobytes()).hexdigest()
-    return data, texts, digest
-
-
 def recommend(
     ctx: typer.Context,
     user: str = typer.Argument(..., help="The shopper's raw user id (pseudonymised here)."),
@@ -152,7 +123,7 @@ def recommend(
     from shelf.errors import ArtifactError
     from shelf.ingest.pseudonym import Pseudonymizer
     from shelf.recommend.service import RecommendService
-    from shelf.recommend.training import ARTIFACT_NAME
+    from shelf.train.recs import ARTIFACT_NAME
 
     settings = _settings(ctx, data_dir)
     version = artifacts.promoted(settings.artifacts_dir, ARTIFACT_NAME)

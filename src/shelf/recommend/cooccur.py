@@ -118,6 +118,7 @@ class ItemCooccurrence(Recommender):
     """Item-item co-occurrence recommender, with :meth:`bought_together` (lift)."""
 
     name = "cooc"
+    can_add_items = True
 
     def __init__(
         self,
@@ -129,30 +130,27 @@ class ItemCooccurrence(Recommender):
         min_support: int = 2,
         shrink: float = 100.0,
     ) -> None:
-        super().__init__(
-            window=window,
-            forward=forward,
-            decay=decay,
-            top=top,
-            min_support=min_support,
-            shrink=shrink,
-        )
+        self.window = window
+        self.forward = forward
+        self.decay = decay
+        self.top = top
+        self.min_support = min_support
+        self.shrink = shrink
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        p = self.params
-        counts = cooccurrence(data.sequences, data.n_items, p["window"], p["forward"]).tocoo()
+        counts = cooccurrence(data.sequences, data.n_items, self.window, self.forward).tocoo()
         n = self.item_counts_.astype(np.float64)
-        sim = counts.data / (np.sqrt(n[counts.row] * n[counts.col]) + p["shrink"])
+        sim = counts.data / (np.sqrt(n[counts.row] * n[counts.col]) + self.shrink)
         matrix = sp.csr_matrix((sim, (counts.row, counts.col)), shape=counts.shape)
-        self.similar_ = prune_rows(matrix, p["top"])
-        lift = basket_lift(baskets_of(data), data.n_items, p["min_support"])
-        self.together_ = prune_rows(lift, p["top"])
+        self.similar_ = prune_rows(matrix, self.top)
+        lift = basket_lift(baskets_of(data), data.n_items, self.min_support)
+        self.together_ = prune_rows(lift, self.top)
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
         rows, cols, vals = [], [], []
         for b, hist in enumerate(histories):
-            weights = self.params["decay"] ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
+            weights = self.decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
             rows.append(np.full(len(hist), b))
             cols.append(hist)
             vals.append(weights)
@@ -196,8 +194,6 @@ class ItemCooccurrence(Recommender):
         scores = scores.astype(np.float32)
         scores[scores <= 0] = -np.inf
         return self._results(scores, n)
-
-    can_add_items = True
 
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items (no co-occurrence yet: they score 0 until retrained)."""

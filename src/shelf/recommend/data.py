@@ -47,6 +47,8 @@ class SequenceData:
     ``sequences[u]`` holds indices into ``items`` in time order. ``baskets[u]``, when given,
     holds a basket/session key per position (same length), used for frequently-bought-together;
     ``purchased[u]`` marks purchase positions. ``categories`` maps item index to a category.
+    ``item_text``, when given, holds one L2-normalised text embedding per item (the input of
+    the text-aware models).
     """
 
     users: list[str]
@@ -56,6 +58,7 @@ class SequenceData:
     purchased: list[np.ndarray] | None = None
     timestamps: list[np.ndarray] | None = None
     categories: list[str | None] | None = None
+    item_text: np.ndarray | None = field(default=None, repr=False)
     item_index: dict[str, int] = field(default_factory=dict, repr=False)
     user_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -87,6 +90,7 @@ class SequenceData:
             items=self.items,
             sequences=sequences,
             categories=self.categories,
+            item_text=self.item_text,
             item_index=self.item_index,
             user_index=self.user_index,
         )

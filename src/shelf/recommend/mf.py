@@ -80,22 +80,19 @@ class ALS(_ImplicitMF):
         iterations: int = 15,
         random_state: int = 42,
     ) -> None:
-        super().__init__(
-            factors=factors,
-            regularization=regularization,
-            alpha=alpha,
-            iterations=iterations,
-            random_state=random_state,
-        )
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
 
     def _model(self) -> Any:
-        p = self.params
         return AlternatingLeastSquares(
-            factors=p["factors"],
-            regularization=p["regularization"],
-            alpha=p["alpha"],
-            iterations=p["iterations"],
-            random_state=p["random_state"],
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            random_state=self.random_state,
             num_threads=1,
         )
 
@@ -114,21 +111,18 @@ class BPR(_ImplicitMF):
         iterations: int = 100,
         random_state: int = 42,
     ) -> None:
-        super().__init__(
-            factors=factors,
-            learning_rate=learning_rate,
-            regularization=regularization,
-            iterations=iterations,
-            random_state=random_state,
-        )
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.random_state = random_state
 
     def _model(self) -> Any:
-        p = self.params
         return BayesianPersonalizedRanking(
-            factors=p["factors"],
-            learning_rate=p["learning_rate"],
-            regularization=p["regularization"],
-            iterations=p["iterations"],
-            random_state=p["random_state"],
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            random_state=self.random_state,
             num_threads=1,
         )

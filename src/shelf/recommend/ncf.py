@@ -54,35 +54,32 @@ class NCF(Recommender):
         threads: int = 1,
         random_state: int = 42,
     ) -> None:
-        super().__init__(
-            dim=dim,
-            hidden=hidden,
-            negatives=negatives,
-            lr=lr,
-            epochs=epochs,
-            batch_size=batch_size,
-            threads=threads,
-            random_state=random_state,
-        )
+        self.dim = dim
+        self.hidden = hidden
+        self.negatives = negatives
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.threads = threads
+        self.random_state = random_state
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        p = self.params
-        torch.set_num_threads(p["threads"])
-        torch.manual_seed(p["random_state"])
-        rng = np.random.default_rng(p["random_state"])
-        self.net_ = NCFNet(max(data.n_users, 1), data.n_items, p["dim"], p["hidden"])
-        optim = torch.optim.Adam(self.net_.parameters(), lr=p["lr"])
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        self.net_ = NCFNet(max(data.n_users, 1), data.n_items, self.dim, self.hidden)
+        optim = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         users = np.repeat(np.arange(data.n_users), [len(s) for s in data.sequences])
         items = np.concatenate(data.sequences) if data.sequences else np.zeros(0, np.int64)
-        k = p["negatives"]
-        for _ in range(p["epochs"]):
+        k = self.negatives
+        for _ in range(self.epochs):
             neg = rng.integers(0, data.n_items, size=len(items) * k)
             u = torch.from_numpy(np.concatenate([users, np.repeat(users, k)]))
             i = torch.from_numpy(np.concatenate([items, neg]))
             y = torch.cat([torch.ones(len(items)), torch.zeros(len(neg))])
             order = torch.from_numpy(rng.permutation(len(y)))
-            for lo in range(0, len(order), p["batch_size"]):
-                idx = order[lo : lo + p["batch_size"]]
+            for lo in range(0, len(order), self.batch_size):
+                idx = order[lo : lo + self.batch_size]
                 logits = self.net_(self.net_.users(u[idx]), i[idx])
                 loss = nn.functional.binary_cross_entropy_with_logits(logits, y[idx])
                 optim.zero_grad()
@@ -108,6 +105,6 @@ class NCF(Recommender):
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         n_users = max(len(self.users_), 1)
-        self.net_ = NCFNet(n_users, len(self.items_), self.params["dim"], self.params["hidden"])
+        self.net_ = NCFNet(n_users, len(self.items_), self.dim, self.hidden)
         self.net_.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
         self.net_.eval()

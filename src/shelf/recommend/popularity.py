@@ -20,9 +20,6 @@ class Popularity(Recommender):
 
     name = "pop"
 
-    def __init__(self) -> None:
-        super().__init__()
-
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         self.popularity_ = np.log1p(self.item_counts_).astype(np.float32)
 
@@ -67,11 +64,12 @@ class Trending(Recommender):
     name = "trending"
 
     def __init__(self, *, half_life: float = 7 * 86400.0, half_life_positions: float = 3.0):
-        super().__init__(half_life=half_life, half_life_positions=half_life_positions)
+        self.half_life = half_life
+        self.half_life_positions = half_life_positions
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         has_time = data.timestamps is not None
-        half = self.params["half_life"] if has_time else self.params["half_life_positions"]
+        half = self.half_life if has_time else self.half_life_positions
         self.trend_ = decayed_counts(
             data.sequences, data.n_items, half, data.timestamps if has_time else None
         ).astype(np.float32)

@@ -12,7 +12,7 @@ plus 256 uniformly drawn items (uniform proposals need no logQ correction): on B
 reached a higher validation NDCG@10 within the 13-minute budget than 1024 negatives at a lower
 learning rate (0.035 at 6 min vs 0.034 at 15 min), since it runs several times more epochs.
 
-The text-aware variant (``use_text=True``) represents item *i* as ``id_emb[i] + W · text[i]``,
+The text-aware variant (:class:`TextSASRec`) represents item *i* as ``id_emb[i] + W · text[i]``,
 where ``text[i]`` is the frozen pretrained encoder's embedding of the item text (UniSRec-style,
 Hou et al., KDD 2022). Items with no training interactions have no id part and are left out of
 the training softmax, so a new item is scored from its text alone; with ``id_dropout`` the id
@@ -33,6 +33,7 @@ from torch import nn
 
 from shelf.recommend.base import Recommender, Validation, mask_rows
 from shelf.recommend.data import SequenceData
+from shelf.recommend.metrics import ndcg, target_ranks
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def export_last_hidden(net: SASRecNet) -> Any:
 
 
 class SASRec(Recommender):
-    """SASRec with softmax CE; ``use_text=True`` (with item text) makes it text-aware.
+    """SASRec with softmax CE over item ids (:class:`TextSASRec` adds the items' text).
 
     Hyperparameters: ``dim``, ``max_len``, ``n_layers``, ``n_heads``, ``dropout``, ``lr``,
     ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience`` (in evaluations),
@@ -217,7 +218,7 @@ class SASRec(Recommender):
     over every item; ``k > 0`` = sampled softmax over the batch's targets plus ``k`` uniform
     items), ``threads`` (torch intra-op
     threads; 1 by default: on a shared 2-core machine two threads ran 3-4x slower than one),
-    ``random_state``, ``use_text``.
+    ``random_state``.
     """
 
     name = "sasrec"
@@ -243,91 +244,76 @@ class SASRec(Recommender):
         negatives: int = 256,
         threads: int = 1,
         random_state: int = 42,
-        use_text: bool = False,
     ) -> None:
-        super().__init__(
-            dim=dim,
-            max_len=max_len,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            dropout=dropout,
-            lr=lr,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            patience=patience,
-            eval_every=eval_every,
-            time_budget=time_budget,
-            max_validation=max_validation,
-            id_dropout=id_dropout,
-            impute_neighbours=impute_neighbours,
-            negatives=negatives,
-            threads=threads,
-            random_state=random_state,
-            use_text=use_text,
-        )
-        self.item_text: np.ndarray | None = None
+        self.dim = dim
+        self.max_len = max_len
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.eval_every = eval_every
+        self.time_budget = time_budget
+        self.max_validation = max_validation
+        self.id_dropout = id_dropout
+        self.impute_neighbours = impute_neighbours
+        self.negatives = negatives
+        self.threads = threads
+        self.random_state = random_state
         self.progress: Callable[[dict[str, float]], None] | None = None
         # one-history scoring through onnxruntime (export_last_hidden), made on first use
         self._single: Any = None
         self._single_tried = False
 
-    def set_item_text(self, embeddings: np.ndarray) -> SASRec:
-        """Give the text-aware variant one L2-normalised text embedding per vocabulary item."""
-        self.item_text = np.asarray(embeddings, dtype=np.float32)
-        return self
-
-    def _build(self, n_items: int, seen: np.ndarray) -> SASRecNet:
-        p = self.params
-        text = None
-        if p["use_text"]:
-            if self.item_text is None or len(self.item_text) != n_items:
-                raise ValueError("the text-aware SASRec needs set_item_text() for every item")
-            text = self.item_text
+    def _build(self, n_items: int, seen: np.ndarray, text: np.ndarray | None) -> SASRecNet:
         return SASRecNet(
-            n_items, p["dim"], p["max_len"], p["n_layers"], p["n_heads"], p["dropout"], text, seen
+            n_items, self.dim, self.max_len, self.n_layers, self.n_heads, self.dropout, text, seen
         )
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        p = self.params
-        torch.set_num_threads(p["threads"])
-        torch.manual_seed(p["random_state"])
-        rng = np.random.default_rng(p["random_state"])
+        if self.needs_item_text:
+            self.item_text_ = np.asarray(data.item_text, dtype=np.float32)
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
         n_items = data.n_items
         counts = data.item_counts()
-        seen = counts > 0 if p["use_text"] else np.ones(n_items, dtype=bool)
+        seen = counts > 0 if self.needs_item_text else np.ones(n_items, dtype=bool)
         self.seen_ = seen
-        self.net_ = self._build(n_items, seen)
+        self.net_ = self._build(n_items, seen, self._text())
         optim = torch.optim.AdamW(
-            self.net_.parameters(), lr=p["lr"], weight_decay=p["weight_decay"]
+            self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
-        window = p["max_len"] + 1
+        window = self.max_len + 1
         train = [s[-window:] for s in data.sequences if len(s) >= 2]
         lengths = np.array([len(s) for s in train], dtype=np.int64)
         unseen_cols = torch.from_numpy(np.flatnonzero(~seen))
         train_items = torch.from_numpy(np.flatnonzero(counts > 0))
-        gen = torch.Generator().manual_seed(p["random_state"])
+        gen = torch.Generator().manual_seed(self.random_state)
         best = -1.0
         best_state: dict[str, torch.Tensor] | None = None
         bad = 0
         start = time.perf_counter()
         self.history_: list[dict[str, float]] = []
-        for epoch in range(1, p["max_epochs"] + 1):
+        for epoch in range(1, self.max_epochs + 1):
             self.net_.train()
             total, steps = 0.0, 0
-            for batch_idx in length_buckets(lengths, p["batch_size"], rng):
+            for batch_idx in length_buckets(lengths, self.batch_size, rng):
                 batch = [train[i] for i in batch_idx]
                 seqs = torch.from_numpy(left_pad(batch, window))
                 inputs, targets = seqs[:, :-1], seqs[:, 1:]
                 keep = None
-                if p["id_dropout"] > 0:
-                    keep = (torch.rand(n_items + 1) >= p["id_dropout"]).float()
+                if self.id_dropout > 0:
+                    keep = (torch.rand(n_items + 1) >= self.id_dropout).float()
                 table = self.net_.item_table(keep)
                 hidden = self.net_.encode(inputs, table)
                 valid = targets > 0
                 labels = targets[valid] - 1
-                if p["negatives"] > 0:
-                    cand, labels = sampled_candidates(labels, train_items, p["negatives"], gen)
+                if self.negatives > 0:
+                    cand, labels = sampled_candidates(labels, train_items, self.negatives, gen)
                     logits = hidden[valid] @ table[1:][cand].T
                 else:
                     logits = hidden[valid] @ table[1:].T
@@ -341,8 +327,8 @@ class SASRec(Recommender):
                 steps += 1
             record = {"epoch": float(epoch), "loss": total / max(steps, 1)}
             elapsed = time.perf_counter() - start
-            last = epoch == p["max_epochs"] or elapsed > p["time_budget"]
-            if validation is not None and (epoch % p["eval_every"] == 0 or last):
+            last = epoch == self.max_epochs or elapsed > self.time_budget
+            if validation is not None and (epoch % self.eval_every == 0 or last):
                 ndcg10 = self._validate(validation)
                 record["val_ndcg@10"] = ndcg10
                 if ndcg10 > best:
@@ -355,7 +341,7 @@ class SASRec(Recommender):
             self.history_.append(record)
             if self.progress is not None:
                 self.progress(record)
-            if last or (validation is not None and bad >= p["patience"]):
+            if last or (validation is not None and bad >= self.patience):
                 break
         if best_state is not None:
             self.net_.load_state_dict(best_state)
@@ -373,8 +359,9 @@ class SASRec(Recommender):
         cold-start imputation); 0 turns it off. Runs after training, so the training softmax
         still never sees these items.
         """
-        k = self.params["impute_neighbours"]
-        if not self.params["use_text"] or k <= 0 or self.item_text is None:
+        k = self.impute_neighbours
+        text = self._text()
+        if k <= 0 or text is None:
             return
         seen = self.seen_
         cold, warm = np.flatnonzero(~seen), np.flatnonzero(seen)
@@ -386,7 +373,7 @@ class SASRec(Recommender):
         with torch.no_grad():
             for lo in range(0, len(cold), 1024):
                 rows = cold[lo : lo + 1024]
-                sims = self.item_text[rows] @ self.item_text[warm].T
+                sims = text[rows] @ text[warm].T
                 top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
                 top_sims = np.take_along_axis(sims, top, axis=1) / 0.05
                 w = np.exp(top_sims - top_sims.max(axis=1, keepdims=True))
@@ -397,14 +384,12 @@ class SASRec(Recommender):
                 id_mask[torch.from_numpy(rows + 1)] = 1.0
 
     def _validate(self, validation: Validation) -> float:
-        from shelf.evaluate.recs_metrics import ndcg, target_ranks
-
         self.net_.eval()
         self._cache_table()
         ranks = []
-        limit = self.params["max_validation"]
+        limit = self.max_validation
         if len(validation.targets) > limit:
-            keep = np.random.default_rng(self.params["random_state"]).choice(
+            keep = np.random.default_rng(self.random_state).choice(
                 len(validation.targets), size=limit, replace=False
             )
             validation = Validation(
@@ -439,7 +424,7 @@ class SASRec(Recommender):
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
-        max_len = self.params["max_len"]
+        max_len = self.max_len
         session = self._single_session() if len(histories) == 1 else None
         if session is not None:  # a request: one history through onnxruntime
             padded = left_pad(histories, max_len)
@@ -464,30 +449,26 @@ class SASRec(Recommender):
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"net.{k}": v.numpy() for k, v in self.net_.state_dict().items()}
         arrays["seen"] = self.seen_
-        if self.item_text is not None:
-            arrays["item_text"] = self.item_text
+        text = self._text()
+        if text is not None:
+            arrays["item_text"] = text
         return arrays
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.seen_ = arrays["seen"].astype(bool)
-        if "item_text" in arrays:
-            self.item_text = arrays["item_text"]
-        torch.set_num_threads(self.params["threads"])
-        self.net_ = self._build(len(self.items_), self.seen_)
+        if self.needs_item_text:
+            self.item_text_ = arrays["item_text"]
+        torch.set_num_threads(self.threads)
+        self.net_ = self._build(len(self.items_), self.seen_, self._text())
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
         self.net_.load_state_dict(state)
         self.net_.eval()
         self._cache_table()
 
-    @property
-    def can_add_items(self) -> bool:
-        """Whether new items can be registered from their text (the text-aware variant)."""
-        return bool(self.params["use_text"]) and self.item_text is not None
-
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items (text-aware variant): scored from their text, no retrain."""
-        if not self.params["use_text"] or self.item_text is None or text is None:
-            raise ValueError("only the text-aware SASRec can add items without retraining")
+        if not self.can_add_items or text is None:
+            raise ValueError("only the text-aware SASRec can add items from their text")
         new = [i for i in item_ids if i not in self.item_index_]
         if not new:
             return
@@ -495,13 +476,13 @@ class SASRec(Recommender):
         for item in new:
             self.item_index_[item] = len(self.items_)
             self.items_.append(item)
-        self.item_text = np.vstack([self.item_text, rows])
+        self.item_text_ = np.vstack([self.item_text_, rows])
         self.seen_ = np.concatenate([self.seen_, np.zeros(len(new), dtype=bool)])
         self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
         state = self.net_.state_dict()
         weight = state["item_emb.weight"]
         state["item_emb.weight"] = torch.cat([weight, torch.zeros(len(new), weight.shape[1])])
-        self.net_ = self._build(len(self.items_), self.seen_)
+        self.net_ = self._build(len(self.items_), self.seen_, self._text())
         state["id_mask"] = self.net_.id_mask
         state["text"] = self.net_.text
         self.net_.load_state_dict(state)
@@ -509,3 +490,19 @@ class SASRec(Recommender):
         self._impute_cold_ids()
         # positions, blocks and final norm are the ones loaded: the exported session stays
         self._cache_table(keep_single=True)
+
+    def _text(self) -> np.ndarray | None:
+        """The item text embeddings the network reads (the text-aware variant only)."""
+        return self.item_text_ if self.needs_item_text else None
+
+
+class TextSASRec(SASRec):
+    """The text-aware SASRec: item *i* is ``id_emb[i] + W · text[i]`` (see the module doc);
+    new items are recommendable from their text alone."""
+
+    name = "sasrec-text"
+    needs_item_text = True
+    can_add_items = True
+
+    def __init__(self, *, id_dropout: float = 0.3, **params: Any) -> None:
+        super().__init__(id_dropout=id_dropout, **params)

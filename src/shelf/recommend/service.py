@@ -27,6 +27,7 @@ from shelf.errors import NotFoundError
 from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.popularity import Trending
+from shelf.recommend.registry import load
 
 Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
 FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
@@ -97,9 +98,9 @@ class RecommendService:
         import json
 
         root = Path(path)
-        personal = Recommender.load(root / "personal")
-        cooc = Recommender.load(root / "cooc")
-        trending = Recommender.load(root / "trending")
+        personal = load(root / "personal")
+        cooc = load(root / "cooc")
+        trending = load(root / "trending")
         if not isinstance(cooc, ItemCooccurrence) or not isinstance(trending, Trending):
             from shelf.errors import ArtifactError
 

@@ -20,38 +20,30 @@ class TextKNN(Recommender):
 
     name = "textknn"
     needs_item_text = True
+    can_add_items = True
 
     def __init__(self, *, decay: float = 0.6, window: int = 10) -> None:
-        super().__init__(decay=decay, window=window)
-        self.item_text: np.ndarray | None = None
-
-    def set_item_text(self, embeddings: np.ndarray) -> TextKNN:
-        """One L2-normalised text embedding per vocabulary item."""
-        self.item_text = np.asarray(embeddings, dtype=np.float32)
-        return self
+        self.decay = decay
+        self.window = window
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        if self.item_text is None or len(self.item_text) != data.n_items:
-            raise ValueError("TextKNN needs set_item_text() with one row per item")
+        self.item_text_ = np.asarray(data.item_text, dtype=np.float32)
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
-        assert self.item_text is not None
-        dim = self.item_text.shape[1]
+        dim = self.item_text_.shape[1]
         query = np.zeros((len(histories), dim), dtype=np.float32)
         for b, hist in enumerate(histories):
-            tail = np.asarray(hist[-self.params["window"] :], dtype=np.int64)
+            tail = np.asarray(hist[-self.window :], dtype=np.int64)
             if len(tail):
-                w = self.params["decay"] ** np.arange(len(tail) - 1, -1, -1, dtype=np.float32)
-                query[b] = w @ self.item_text[tail]
-        return query @ self.item_text.T
-
-    can_add_items = True
+                w = self.decay ** np.arange(len(tail) - 1, -1, -1, dtype=np.float32)
+                query[b] = w @ self.item_text_[tail]
+        return query @ self.item_text_.T
 
     def add_items(self, item_ids: Sequence[str], text: np.ndarray | None = None) -> None:
         """Register new catalog items from their text embeddings (no retraining)."""
         self._check_fitted()
-        if text is None or self.item_text is None:
+        if text is None:
             raise ValueError("TextKNN.add_items needs the new items' text embeddings")
         ids = list(item_ids)
         new = [i for i in dict.fromkeys(ids) if i not in self.item_index_]
@@ -59,15 +51,14 @@ class TextKNN(Recommender):
         for item in new:
             self.item_index_[item] = len(self.items_)
             self.items_.append(item)
-        self.item_text = np.vstack([self.item_text, rows])
+        self.item_text_ = np.vstack([self.item_text_, rows])
         self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
 
     def item_vectors(self) -> np.ndarray | None:
-        return self.item_text
+        return self.item_text_
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        assert self.item_text is not None
-        return {"item_text": self.item_text}
+        return {"item_text": self.item_text_}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.item_text = arrays["item_text"]
+        self.item_text_ = arrays["item_text"]

@@ -1,5 +1,6 @@
 """``shelf train``: fit the serving bundle (personal model, co-occurrence, trending) on
-interactions, evaluate it under the leave-one-out protocol, and write a versioned artifact.
+interactions from the store or a file, score it on the leave-one-out holdout, and write a
+versioned artifact.
 
 The personal model is fitted on every user's sequence minus its last two items (validation
 target for early stopping, test target for the recorded metrics); the stored histories are the
@@ -9,6 +10,8 @@ are fitted on everything.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,34 +21,38 @@ from typing import Any
 import numpy as np
 
 from shelf import artifacts
-from shelf.evaluate.recs_protocol import evaluate
-from shelf.evaluate.recs_run import item_embeddings, needs_text, prepare
-from shelf.recommend.base import Validation
+from shelf.catalog import recommender_text
 from shelf.recommend.cooccur import ItemCooccurrence
-from shelf.recommend.data import SequenceData
+from shelf.recommend.data import Interactions, SequenceData, sequences_from_interactions
+from shelf.recommend.holdout import holdout_metrics, split_holdout
 from shelf.recommend.popularity import Trending
 from shelf.recommend.registry import build
+from shelf.recommend.text import item_embeddings
+from shelf.store import open_store
 
 ARTIFACT_NAME = "recs"
 
 
-def holdout(data: SequenceData) -> tuple[SequenceData, Validation, Validation]:
-    """Training sequences (all but the last two), validation and test targets."""
-    train: list[np.ndarray] = []
-    val: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    test: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    for u, seq in enumerate(data.sequences):
-        train.append(seq[:-2] if len(seq) >= 3 else seq[:0])
-        if len(seq) >= 3:
-            for store, hist, target in ((val, seq[:-2], seq[-2]), (test, seq[:-1], seq[-1])):
-                store[0].append(u)
-                store[1].append(hist)
-                store[2].append(target)
-
-    def pack(t: tuple[list[Any], list[Any], list[Any]]) -> Validation:
-        return Validation(np.array(t[0], np.int64), t[1], np.array(t[2], np.int64))
-
-    return data.replace_sequences(train), pack(val), pack(test)
+def training_data_from_store(url: str) -> tuple[SequenceData, dict[str, str], str]:
+    """Events and item texts from the store (interactions -> sequences), and a fingerprint
+    of the events."""
+    store = open_store(url)
+    try:
+        cols = store.event_columns()
+        keep = [k for k in range(len(cols)) if cols.item_id[k] is not None]
+        interactions = Interactions(
+            user=[str(cols.user_key[k]) for k in keep],
+            item=[str(cols.item_id[k]) for k in keep],
+            timestamp=[float(cols.timestamp_ms[k]) / 1000.0 for k in keep],
+            type=[str(cols.type[k]) for k in keep],
+            session=[cols.session_id[k] for k in keep],
+        )
+        texts = {item.item_id: recommender_text(item.model_dump()) for item in store.iter_items()}
+    finally:
+        store.close()
+    data = sequences_from_interactions(interactions, extra_items=list(texts))
+    digest = hashlib.sha256(np.asarray(cols.timestamp_ms).tobytes()).hexdigest()
+    return data, texts, digest
 
 
 def train_bundle(
@@ -62,22 +69,20 @@ def train_bundle(
     """Fit, evaluate and save the bundle; returns (version dir, promoted?, metrics)."""
     say = log or (lambda _m: None)
     start = time.perf_counter()
-    train, val, test = holdout(data)
-    personal = build(model)
-    text = None
-    if needs_text(personal):
+    personal = build(model, deep_params=overrides)
+    if personal.needs_item_text:
         text = item_embeddings(data.items, dict(texts or {}))
-    prepare(personal, dict(overrides or {}), text)
+        data = dataclasses.replace(data, item_text=text)
+    split = split_holdout(data)
+    val, test = split.validation, split.test
     say(f"fitting {model} on {data.n_users} users, {data.n_items} items")
-    personal.fit(train, val if len(val.targets) else None)
+    personal.fit(split.train, val if len(val.targets) else None)
     metrics: dict[str, Any] = {}
     if len(test.targets):
-        result = evaluate(personal, test)
-        metrics = {k: v for k, v in result.items() if isinstance(v, float)}
+        metrics = holdout_metrics(personal, test)
         say(f"test NDCG@10 {metrics['ndcg@10']:.4f}, HR@10 {metrics['hr@10']:.4f}")
     # Serve with the full histories (the model reads them at request time).
-    personal.histories_ = [np.asarray(s, np.int64) for s in data.sequences]
-    personal.item_counts_ = data.item_counts()
+    personal.update_histories(data)
     cooc = ItemCooccurrence().fit(data)
     trending = Trending().fit(data)
     version = artifacts.new_version(root, ARTIFACT_NAME)
@@ -92,7 +97,7 @@ def train_bundle(
         {
             "name": ARTIFACT_NAME,
             "model": model,
-            "params": personal.params,
+            "params": personal.get_params(),
             "metrics": metrics,
             "data": {
                 "fingerprint": data_fingerprint,
@@ -120,8 +125,6 @@ def bought_by_user(data: SequenceData) -> dict[str, list[str]]:
 
 def sequences_fingerprint(users: Sequence[str], sequences: Sequence[Sequence[str]]) -> str:
     """SHA-256 over the interaction sequences (a data fingerprint for artifacts)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for user, seq in zip(users, sequences, strict=True):
         digest.update(f"{user}\t{' '.join(seq)}\n".encode())
