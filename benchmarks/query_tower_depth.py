@@ -80,14 +80,14 @@ def main() -> None:
     from shelf.formats import read_products as load_products
     from shelf.formats import read_qrels as load_qrels
     from shelf.formats import read_queries as load_queries
-    from shelf.search import train as search_train
     from shelf.search.service import SearchService
     from shelf.text.encoder import OnnxQueryModel, export_int8
+    from shelf.train import search as search_train
 
     torch.manual_seed(args.seed)
     products = load_products(args.products)
     service = SearchService.build(products, show_progress=True)
-    assert service.dense is not None
+    assert service.index.dense is not None
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     qids = sorted(q for q in queries if q in qrels)
     held = search_train.kfold_ids(qids, 5, args.seed)[0]
@@ -96,7 +96,7 @@ def main() -> None:
     text = {q: service.understand(queries[q]).text for q in qids}
     targets = dict(zip(qids, search_train._targets(service, qids, qrels), strict=True))
     usable = [i for i, q in enumerate(train) if any(g > 0 for _, g in targets[q]) and text[q]]
-    items = service.dense.vectors
+    items = service.index.dense.vectors
     ids = [item.item_id for item in service.items]
     tokenizer = load_model(device="cpu").tokenizer
 

@@ -64,9 +64,11 @@ def main() -> None:
 
     from shelf.formats import read_products as load_products
     from shelf.formats import read_queries as load_queries
+    from shelf.search.learned import load_query_log, load_query_model
     from shelf.search.lexical import top_k
     from shelf.search.rank import load_ranker
-    from shelf.search.service import SearchService, load_query_log, load_query_model
+    from shelf.search.schemas import SearchRequest
+    from shelf.search.service import SearchService
     from shelf.text.encoder import CachedEncoder
 
     threadpool_limits(1, user_api="blas")
@@ -83,8 +85,8 @@ def main() -> None:
     random.Random(args.seed).shuffle(texts)
     spare = texts[args.sample : args.sample + 20]  # warm-ups that leave no timed query cached
     texts = texts[: args.sample]
-    assert service.dense is not None and isinstance(service.encoder, CachedEncoder)
-    dense, raw = service.dense, service.encoder.encoder
+    assert service.index.dense is not None and isinstance(service.index.encoder, CachedEncoder)
+    dense, raw = service.index.dense, service.index.encoder.encoder
 
     stages: dict[str, Any] = {}
     stages["understand"], understood = timed(service.understand, texts)
@@ -100,7 +102,7 @@ def main() -> None:
 
     def lexical(t: str) -> Any:
         u = by_text[t]
-        scores = service.lexical.combine(service.lexical.field_scores(u.terms))
+        scores = service.index.lexical.combine(service.index.lexical.field_scores(u.terms))
         return top_k(scores, service.config.k_lexical)
 
     stages["bm25_retrieval"], _ = timed(lexical, texts)
@@ -122,7 +124,10 @@ def main() -> None:
     if log is not None:
         stages["query_log"], _ = timed(
             lambda t: log.scores(
-                by_text[t].terms, service._positions, len(service.items), service.analyzer
+                by_text[t].terms,
+                service.index.positions,
+                len(service.items),
+                service.index.analyzer,
             ),
             texts,
         )
@@ -152,7 +157,7 @@ def main() -> None:
     # A fresh query-vector memo, and warm-ups outside the sample, so that nothing is cached.
     service.set_query_model(service.query_model)
     stages["search_response_uncached_in_line"], _ = timed(
-        lambda t: service.answer(service.request(t)), texts, warm=spare
+        lambda t: service.answer(SearchRequest(query=t)), texts, warm=spare
     )
     service.config.encode_in_parallel = True
     doc = {

@@ -79,13 +79,10 @@ class Engine:
 
     def build_search(self, *, show_progress: bool = False) -> SearchService | None:
         """A search service over every stored item (embeddings come from the on-disk cache)."""
+        from shelf.search.config import SearchConfig
+        from shelf.search.learned import load_query_log, load_query_model
         from shelf.search.rank import load_ranker
-        from shelf.search.service import (
-            SearchConfig,
-            SearchService,
-            load_query_log,
-            load_query_model,
-        )
+        from shelf.search.service import SearchService
 
         items = list(self.store.iter_items())
         if not items:
@@ -198,7 +195,9 @@ class Engine:
             search = self.search
             if search is None:
                 return 0
-            fresh = list({i.item_id: i for i in items if not search.indexed(i.item_id)}.values())
+            fresh = list(
+                {i.item_id: i for i in items if search.position(i.item_id) is None}.values()
+            )
             # Changed items keep their old index entry until the next start (a rebuild).
             if fresh:
                 search.add_items(fresh)

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from shelf.cli import app
 from shelf.evaluate.recs_protocol import evaluate, leave_one_out
 from shelf.evaluate.recs_run import run_recs_eval
 from shelf.formats import read_sequences
-from shelf.recommend.commands import register
 from shelf.recommend.registry import build
 
 QUICK = {"max_epochs": 2, "dim": 8, "eval_every": 1}
@@ -90,9 +89,6 @@ def test_text_model_scores_cold_items(cycle_file: Path, tmp_path: Path) -> None:
 
 
 def test_cli_eval_recs(cycle_file: Path, tmp_path: Path) -> None:
-    app, eval_app = typer.Typer(), typer.Typer()
-    app.add_typer(eval_app, name="eval")
-    register(app, eval_app)
     out = tmp_path / "m.json"
     result = CliRunner().invoke(
         app,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from shelf.catalog import Item
+from shelf.cli import app
 from shelf.ingest.pseudonym import Pseudonymizer
-from shelf.recommend.commands import register
 from shelf.store.base import StoredEvent
 from shelf.store.sql import open_store
 
@@ -43,9 +42,6 @@ def test_train_from_store_and_recommend(tmp_path: Path, monkeypatch: pytest.Monk
     store.close()
     monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SHELF_DB_URL", url)
-    app, eval_app = typer.Typer(), typer.Typer()
-    app.add_typer(eval_app, name="eval")
-    register(app, eval_app)
     runner = CliRunner()
     result = runner.invoke(
         app, ["train", "--model", "sasrec+cooc", "--max-epochs", "2", "--data-dir", str(tmp_path)]

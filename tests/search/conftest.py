@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from shelf.catalog import Item
-from shelf.search.service import SearchConfig, SearchService
+from shelf.search.config import SearchConfig
+from shelf.search.schemas import SearchRequest, SearchResponse
+from shelf.search.service import SearchService
 from shelf.text.encoder import l2_normalise
 from shelf.text.tokenize import Analyzer
 
@@ -127,7 +129,12 @@ def items() -> list[Item]:
 def service(items: list[Item]) -> Iterator[SearchService]:
     config = SearchConfig(k_lexical=50, k_dense=50, synonyms=[["sofa", "couch"]])
     svc = SearchService.build(items, config=config, encoder=HashingEncoder(), show_progress=False)
-    assert svc.speller is not None
-    svc.speller.min_count = 1  # a tiny catalog: every word counts as known vocabulary
-    svc.speller._dirty = True
+    assert svc.index.speller is not None
+    svc.index.speller.min_count = 1  # a tiny catalog: every word counts as known vocabulary
+    svc.index.speller._dirty = True
     yield svc
+
+
+def ask(service: SearchService, query: str, **fields: object) -> SearchResponse:
+    """``service.search`` of a request made from ``query`` and ``fields``."""
+    return service.search(SearchRequest.checked(query=query, **fields))

@@ -14,7 +14,7 @@ from shelf.evaluate.search_protocol import check_disjoint, evaluate_search
 from shelf.formats import read_products as load_products
 from shelf.formats import read_qrels as load_qrels
 from shelf.formats import read_queries as load_queries
-from shelf.search.train import kfold_ids
+from shelf.train.search import kfold_ids
 
 from .conftest import CATALOG, QRELS, QUERIES, HashingEncoder
 

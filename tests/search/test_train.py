@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-import shelf.search.train as train_module
+import shelf.train.search as train_module
 from shelf.catalog import Item
+from shelf.search.config import SearchConfig
 from shelf.search.features import FEATURE_NAMES
-from shelf.search.service import QUERY_MODEL_FILE, SearchConfig, SearchService
-from shelf.search.train import TuneSettings, fine_tune_query_encoder, kfold_ids, train_search
+from shelf.search.learned import QUERY_MODEL_FILE
+from shelf.search.persist import load_search, save_search
+from shelf.search.service import SearchService
 from shelf.text.encoder import CachedEncoder, l2_normalise, load_encoder
+from shelf.train.search import TuneSettings, fine_tune_query_encoder, kfold_ids, train_search
 
-from .conftest import CATALOG, QRELS, QUERIES, HashingEncoder
+from .conftest import CATALOG, QRELS, QUERIES, HashingEncoder, ask
 
 
 def catalog() -> list[Item]:
@@ -161,24 +164,24 @@ def test_a_saved_index_serves_its_tuned_query_model(
     )
     assert trained.query_model is not None
     trained.attach(service)
-    service.save(tmp_path / "index")
+    save_search(service, tmp_path / "index")
     assert (tmp_path / "index" / "ranker" / QUERY_MODEL_FILE).exists()
     monkeypatch.setenv("SHELF_MODEL_CACHE", str(tmp_path / "models"))
-    loaded = SearchService.load(tmp_path / "index")
+    loaded = load_search(tmp_path / "index")
     assert loaded.query_model is not None
     vector = loaded.query_vector("cordless drill", cached=False)
     assert vector is not None
     np.testing.assert_allclose(vector, trained.query_model.encode_query("cordless drill"))
     # the tuned model is not the stock one
     assert float(vector @ minilm.encode(["cordless drill"])[0]) < 0.9999
-    assert [h.item_id for h in loaded.search("cordless drill").items] == [
-        h.item_id for h in service.search("cordless drill").items
+    assert [h.item_id for h in ask(loaded, "cordless drill").items] == [
+        h.item_id for h in ask(service, "cordless drill").items
     ]
 
 
 def test_query_log_finds_items_by_the_words_customers_used(tmp_path: Path) -> None:
+    from shelf.search.learned import load_query_log, save_query_log
     from shelf.search.querylog import QueryLog
-    from shelf.search.service import load_query_log, save_query_log
 
     service = SearchService.build(catalog(), encoder=HashingEncoder(), show_progress=False)
     vocabulary = "telly"  # no title, brand or category says it

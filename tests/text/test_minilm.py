@@ -9,7 +9,7 @@ import pytest
 
 from shelf.catalog import Item
 from shelf.errors import ConfigError
-from shelf.search.service import SearchConfig, SearchService
+from shelf.search import SearchConfig, SearchRequest, SearchService
 from shelf.text.encoder import CachedEncoder, MiniLMEncoder, load_encoder
 
 
@@ -42,7 +42,7 @@ def test_semantic_match_without_shared_words(minilm: CachedEncoder) -> None:
     service = SearchService.build(
         items, config=SearchConfig(dense_min_cos=0.3), encoder=minilm, show_progress=False
     )
-    response = service.search("fridge")
+    response = service.search(SearchRequest.checked(query="fridge"))
     assert [h.item_id for h in response.items][:1] == ["1"]
     assert "semantic match" in response.items[0].reason
 

@@ -6,6 +6,7 @@ from shelf.catalog.fields import (
     MAX_ID_LENGTH,
     AttributeValue,
     parse_category_path,
+    split_category_path,
     to_utc,
 )
 from shelf.catalog.text import recommender_text, search_text
@@ -24,5 +25,6 @@ __all__ = [
     "parse_item",
     "recommender_text",
     "search_text",
+    "split_category_path",
     "to_utc",
 ]

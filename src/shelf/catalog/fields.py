@@ -96,6 +96,12 @@ def parse_identifier(value: Any) -> Any:
     raise ValueError(f"must be a string id, got {type(value).__name__}")
 
 
+def split_category_path(text: str | None) -> list[str]:
+    """The names of a category path typed as ``"A > B > C"`` (a filter or a prefix); blank
+    parts are dropped, so ``None`` and ``""`` are the empty path."""
+    return [p.strip() for p in (text or "").split(">") if p.strip()]
+
+
 def parse_category_path(value: Any) -> list[str]:
     """A category path from a list of names, a JSON list or a ``"A > B > C"`` string (``/``
     and ``|`` also separate); blank means no category. ValueError says what is wrong."""

@@ -24,11 +24,13 @@ import numpy as np
 from shelf.catalog import Item
 from shelf.errors import ValidationError
 from shelf.evaluate.search_metrics import evaluate_rankings, latency_summary
+from shelf.search.candidates import Candidates
+from shelf.search.config import SearchConfig
 from shelf.search.features import FEATURE_NAMES
 from shelf.search.rank import LinearRanker
-from shelf.search.service import Prepared, SearchConfig, SearchService
-from shelf.search.train import TrainedSearch, kfold_ids, train_search
+from shelf.search.service import SearchService
 from shelf.text.encoder import CachedEncoder, Encoder
+from shelf.train.search import TrainedSearch, kfold_ids, train_search
 
 PIPELINES = ("ltr", "linear", "lexical", "dense")
 TOP_K = 100
@@ -157,7 +159,7 @@ def evaluate_search(
     understood = {qid: service.understand(q) for qid, q in queries.items()}
     log(f"encoding {len(understood)} queries")
     vectors = {qid: service.query_vector(u.text, cached=False) for qid, u in understood.items()}
-    prepared: dict[str, Prepared] = {}
+    prepared: dict[str, Candidates] = {}
     for n, (qid, u) in enumerate(understood.items(), start=1):
         prepared[qid] = service.prepare(u, query_vector=vectors[qid])
         if n % 1000 == 0:
@@ -189,12 +191,12 @@ def evaluate_search(
     linear = LinearRanker()
     # pipeline -> (the trained search answering each query or None for the linear default,
     #              the prepared candidates each query is ranked from)
-    runs: dict[str, tuple[Callable[[str], TrainedSearch | None], Mapping[str, Prepared]]] = {
+    runs: dict[str, tuple[Callable[[str], TrainedSearch | None], Mapping[str, Candidates]]] = {
         "linear": (lambda _qid: None, prepared)
     }
     if pipeline == "ltr":
         trained_of: dict[str, TrainedSearch] = {}
-        ltr_prepared: dict[str, Prepared] = dict(prepared)
+        ltr_prepared: dict[str, Candidates] = dict(prepared)
         if train_queries is not None and train_qrels is not None:
             log(f"training on {len(train_queries)} training queries")
             trained = train_search(
@@ -289,20 +291,24 @@ def evaluate_search(
                 **latency_summary(times),
             }
             log(f"{name}: {doc['baselines'][name]}")
-        if service.dense is not None and service.encoder is not None:
+        if service.index.dense is not None and service.index.encoder is not None:
             # the reference dense baseline: the float model through sentence-transformers
-            raw = service.encoder.encoder if isinstance(service.encoder, CachedEncoder) else None
-            query_model: Encoder = raw if raw is not None else service.encoder
+            raw = (
+                service.index.encoder.encoder
+                if isinstance(service.index.encoder, CachedEncoder)
+                else None
+            )
+            query_model: Encoder = raw if raw is not None else service.index.encoder
             texts = list(queries.values())
             query_vectors = query_model.encode(texts, batch_size=128)
             rankings = {}
             for qid, vec in zip(queries, query_vectors, strict=True):
-                docs, _ = service.dense.search(vec, TOP_K)
+                docs, _ = service.index.dense.search(vec, TOP_K)
                 rankings[qid] = [service.items[d].item_id for d in docs.tolist()]
             times = []
             for qid in sample:
                 t0 = time.perf_counter()
-                service.dense.search(query_model.encode([queries[qid]])[0], TOP_K)
+                service.index.dense.search(query_model.encode([queries[qid]])[0], TOP_K)
                 times.append(time.perf_counter() - t0)
             doc["baselines"]["dense_minilm"] = {
                 **evaluate_rankings(rankings, qrels),

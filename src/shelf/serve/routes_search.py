@@ -8,15 +8,17 @@ ranked on a thread (see :mod:`shelf.serve.live` for the other compute routes).
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
+from shelf.catalog import split_category_path
 from shelf.errors import ServiceUnavailable, ValidationError
-from shelf.search.filters import SearchFilters, SortOrder
-from shelf.search.service import MAX_PAGE_SIZE, SearchResponse, SearchService
+from shelf.search.filters import SortOrder
+from shelf.search.schemas import MAX_PAGE_SIZE, SearchRequest, SearchResponse
+from shelf.search.service import SearchService
 from shelf.serve.live import caught_up
 from shelf.serve.schemas import ERROR_RESPONSES
 
@@ -65,39 +67,33 @@ async def search(
 ) -> Response:
     """Search the catalog. The response says what was understood from the query; explicit
     filters override it and ``understand=false`` turns it off."""
-    try:
-        filters = SearchFilters(
-            category=[p.strip() for p in category.split(">") if p.strip()] if category else [],
-            brands=brand or [],
-            price_min=price_min,
-            price_max=price_max,
-            attributes=_attributes([a for a in attr or [] if a.strip()]),
-            available=available,
-        )
-    except PydanticValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        field, _, reason = message.partition(": ")
-        raise ValidationError(reason or message, field=field if reason else None) from None
-    service = _service(request)
-    engine = await caught_up(request)
-    if user_id:
-        engine.live_user(user_id)  # other workers' events, before personalising
-    asked = service.request(
-        q,
-        filters=filters,
+    started = time.perf_counter()
+    asked = SearchRequest.checked(
+        query=q,
+        filters={
+            "category": split_category_path(category),
+            "brands": brand or [],
+            "price_min": price_min,
+            "price_max": price_max,
+            "attributes": _attributes([a for a in attr or [] if a.strip()]),
+            "available": available,
+        },
         sort=sort,
         page=page,
         page_size=page_size,
         user_id=user_id,
         understand=understand,
     )
+    service = _service(request)
+    engine = await caught_up(request)
+    if user_id:
+        engine.live_user(user_id)  # other workers' events, before personalising
     # A repeat is answered here, on the event loop. A new query is ranked on a thread, so
     # that the worker's repeats are not queued behind it (they take no lock, and ranking
     # releases the GIL in its numeric parts); uncached answers still run one at a time.
-    found = service.cached(asked)
+    found = service.cached(asked, started)
     if found is None:
-        found = await run_in_threadpool(service.answer, asked)
+        found = await run_in_threadpool(service.answer, asked, started)
     # Serialised once, here: returned as a model, FastAPI would dump, re-validate and dump it
     # again (the schema stays documented by ``response_model``).
     return Response(

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from shelf.catalog import Item
+from shelf.catalog import Item, split_category_path
 from shelf.errors import StoreError
 from shelf.store.base import EventColumns, ItemPage, StoredEvent
 
@@ -400,7 +400,7 @@ class SQLStore:
         # typed exactly as stored always matches (SQLite's lower() leaves non-ASCII alone).
         where = []
         if category:
-            prefix = " > ".join(p.strip() for p in category.split(">") if p.strip())
+            prefix = " > ".join(split_category_path(category))
             path = sa.func.lower(items_table.c.category_path)
             escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
             where.append(

@@ -35,16 +35,12 @@ from typing import Any
 import numpy as np
 
 from shelf.errors import ConfigError, ValidationError
+from shelf.search.candidates import Candidates
 from shelf.search.features import FEATURE_NAMES
+from shelf.search.learned import QUERY_MODEL_FILE, save_query_log, save_query_model
 from shelf.search.querylog import QueryLog
 from shelf.search.rank import LambdaMARTRanker, relevance_labels
-from shelf.search.service import (
-    QUERY_MODEL_FILE,
-    Prepared,
-    SearchService,
-    save_query_log,
-    save_query_model,
-)
+from shelf.search.service import SearchService
 from shelf.text.encoder import OnnxQueryModel, export_int8
 
 
@@ -86,7 +82,7 @@ class TrainedSearch:
 
 def training_rows(
     service: SearchService,
-    prepared: Mapping[str, Prepared],
+    prepared: Mapping[str, Candidates],
     qrels: Mapping[str, Mapping[str, float]],
     *,
     max_rank: int = 80,
@@ -245,8 +241,8 @@ def train_search(
     understood = {qid: service.understand(queries[qid]) for qid in qids}
     texts = {qid: u.text for qid, u in understood.items()}
     params = {"random_state": settings.seed, **(ranker_params or {})}
-    encoder_name = getattr(service.encoder, "name", None)
-    tune = tune_encoder and service.dense is not None and encoder_name == "minilm"
+    encoder_name = getattr(service.index.encoder, "name", None)
+    tune = tune_encoder and service.index.dense is not None and encoder_name == "minilm"
     if tune_encoder and not tune:
         log(f"query encoder not tuned: tuning needs the MiniLM index (encoder {encoder_name!r})")
     holder = None
@@ -258,12 +254,12 @@ def train_search(
     targets = dict(zip(qids, _targets(service, qids, qrels), strict=True))
 
     def tuned_model(train_ids: Sequence[str], path: Path, label: str) -> OnnxQueryModel:
-        assert service.dense is not None
+        assert service.index.dense is not None
         step = progress(label, settings.epochs * len(train_ids)) if progress else None
         model = fine_tune_query_encoder(
             [texts[q] for q in train_ids],
             [targets[q] for q in train_ids],
-            service.dense.vectors,
+            service.index.dense.vectors,
             settings,
             on_step=step,
         )
@@ -273,7 +269,7 @@ def train_search(
     # Cross-fitting: each part's training rows come from a query encoder and a query log
     # that never saw that part's judgements.
     saved_model, saved_log = service.query_model, service.query_log
-    rows_prepared: dict[str, Prepared] = {}
+    rows_prepared: dict[str, Candidates] = {}
     try:
         for k, held in enumerate(kfold_ids(qids, inner_folds, settings.seed)):
             held_set = set(held)

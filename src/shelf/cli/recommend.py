@@ -1,5 +1,5 @@
-"""CLI commands of the recommend stage, registered on the main app by :mod:`shelf.cli`:
-``shelf eval recs``, ``shelf train`` and ``shelf recommend USER``."""
+"""The recommendation commands: ``shelf eval recs``, ``shelf train`` and ``shelf recommend
+USER``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from typing import Any
 
 import typer
 
+from shelf.cli.app import app, eval_app, say
 from shelf.config import Settings, load_settings
-
-
-def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add this stage's commands to the main app and its `eval` group."""
-    eval_app.command("recs")(eval_recs)
-    app.command("train")(train)
-    app.command("recommend")(recommend)
 
 
 def _settings(ctx: typer.Context, data_dir: Path | None) -> Settings:
@@ -25,12 +19,7 @@ def _settings(ctx: typer.Context, data_dir: Path | None) -> Settings:
     return load_settings(**{**root, "data_dir": data_dir or root.get("data_dir")})
 
 
-def _say(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(message, markup=False, highlight=False)
-
-
+@eval_app.command("recs")
 def eval_recs(
     sequences: Path = typer.Option(..., help="sequences.txt: 'user item item ...' per line."),
     items: Path | None = typer.Option(None, help="items.jsonl with item_id and text."),
@@ -62,15 +51,16 @@ def eval_recs(
         cold_items=cold_items,
         seed=seed,
         overrides=overrides,
-        log=_say,
+        log=say,
     )
     out.write_text(json.dumps(report, indent=2, default=str))
-    _say(
+    say(
         f"{model}: NDCG@10 {report['ndcg@10']:.4f} HR@10 {report['hr@10']:.4f} "
         f"({report['train_seconds']:.0f} s) -> {out}"
     )
 
 
+@app.command("train")
 def train(
     ctx: typer.Context,
     sequences: Path | None = typer.Option(None, help="Train from a sequences.txt file."),
@@ -104,12 +94,13 @@ def train(
         overrides=overrides,
         data_fingerprint=fingerprint,
         force=force,
-        log=_say,
+        log=say,
     )
     state = "promoted" if promoted else "kept (not better than the promoted version)"
-    _say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
+    say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
 
 
+@app.command("recommend")
 def recommend(
     ctx: typer.Context,
     user: str = typer.Argument(..., help="The shopper's raw user id (pseudonymised here)."),

@@ -1,0 +1,165 @@
+"""``shelf serve`` and ``shelf demo``: the HTTP API and the web page over the store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shelf.cli.app import app, console, open_engine, progress_bar, settings_from
+from shelf.config import Settings
+from shelf.engine import Engine
+
+DEMO_DATA = Path("../shared/data/amazon-scientific")
+DEMO_MAX_EPOCHS = 30
+DEMO_MODEL = "sasrec-text+cooc+textknn"
+
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="Bind address (SHELF_HOST).")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (SHELF_PORT).")]
+
+
+def serve_engine(engine: Engine, settings: Settings) -> None:
+    import uvicorn
+
+    from shelf.serve import create_app
+    from shelf.serve.worker import ready_to_serve
+
+    ready_to_serve(engine)
+    console.print(f"serving on http://{settings.host}:{settings.port}")
+    # access_log off: every request is already logged as one JSON line (shelf.access)
+    uvicorn.run(
+        create_app(engine),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def serve_workers(settings: Settings) -> None:
+    """Serve with ``settings.workers`` processes, each building its own engine and listening
+    on the address with a socket of its own (:mod:`shelf.serve.supervisor`)."""
+    from shelf.serve.supervisor import supervise
+
+    os.environ.update(settings.as_environment())
+    console.print(
+        f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
+        "(each builds its search index and loads the recommenders)"
+    )
+    status = supervise(settings.workers, settings.host, settings.port)
+    if status:
+        raise typer.Exit(status)
+
+
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, max=64, help="Serving processes (SHELF_WORKERS).")
+]
+
+
+@app.command()
+def serve(
+    ctx: typer.Context, host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = None
+) -> None:
+    """Serve the HTTP API (and the web page) over the store."""
+    from shelf.serve.worker import serving_threads
+
+    settings = settings_from(ctx, host=host, port=port, workers=workers)
+    serving_threads()  # set before the workers start, so they inherit it
+    if settings.workers > 1:
+        if not settings.store_url.startswith("sqlite"):
+            console.print(
+                "[red]--workers > 1 needs the SQLite store:[/] workers share events by tailing "
+                "the store in id order, and PostgreSQL may commit ids out of order. "
+                "Serve PostgreSQL with one worker."
+            )
+            raise typer.Exit(2)
+        serve_workers(settings)
+        return
+    engine = open_engine(settings)
+    try:
+        console.print("building the search index and loading the recommenders…")
+        engine.start_services(show_progress=True)
+        serve_engine(engine, settings)
+    finally:
+        engine.close()
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    data: Annotated[
+        Path, typer.Option(help="Folder with sequences.txt and items.jsonl.")
+    ] = DEMO_DATA,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    serve_it: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve after loading.")
+    ] = True,
+) -> None:
+    """Load the Amazon Scientific data set and serve it."""
+    from shelf.ingest.benchmarks import load_sequences_dataset
+
+    sequences, items = data / "sequences.txt", data / "items.jsonl"
+    if not sequences.is_file() or not items.is_file():
+        console.print(
+            f"[red]demo data not found:[/] expected {sequences} and {items}. "
+            "Pass --data PATH to a folder holding both (the Amazon Scientific set)."
+        )
+        raise typer.Exit(2)
+    settings = settings_from(ctx, host=host, port=port)
+    engine = open_engine(settings)
+    with progress_bar("load demo data") as bar:
+        task = bar.add_task("events", total=None, rate="")
+        n_items, n_events = load_sequences_dataset(
+            engine.store,
+            engine.pseudonymizer,
+            sequences,
+            items,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"[green]demo catalog: {n_items:,} items, {n_events:,} events[/]")
+    try:
+        from shelf import artifacts
+        from shelf.engine import RECS_ARTIFACT
+
+        if artifacts.promoted(settings.artifacts_dir, RECS_ARTIFACT) is None:
+            console.print("training the recommenders on the demo events (once)…")
+            # The text-aware blend: best on Scientific, and it recommends new items at once.
+            train_from_store(engine, model=DEMO_MODEL, max_epochs=DEMO_MAX_EPOCHS)
+        console.print("building the search index (embeddings are cached after the first run)…")
+        engine.start_services(show_progress=True)
+        if serve_it:
+            serve_engine(engine, settings)
+    finally:
+        engine.close()
+
+
+def train_from_store(
+    engine: Engine,
+    *,
+    model: str = "sasrec+cooc",
+    max_epochs: int | None = None,
+    force: bool = False,
+) -> None:
+    """Train and promote the recommendation bundle on the engine's stored events."""
+    from shelf.train.recs import train_bundle, training_data_from_store
+
+    data, texts, fingerprint = training_data_from_store(engine.settings.store_url)
+    overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
+    version, promoted, metrics = train_bundle(
+        data,
+        engine.settings.artifacts_dir,
+        model=model,
+        texts=texts,
+        overrides=overrides,
+        data_fingerprint=fingerprint,
+        force=force,
+        log=lambda message: console.print(message),
+    )
+    console.print(
+        f"[green]trained {version.name}[/]: test NDCG@10 {metrics.get('ndcg@10', 0):.4f}, "
+        f"{'promoted' if promoted else 'not promoted'}"
+    )
