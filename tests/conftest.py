@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from shelf.store import SQLStore, open_store
-from shelf.store.sql import metadata
+from shelf.store.schema import metadata
 
 POSTGRES_ENV = "SHELF_TEST_POSTGRES_URL"
 BACKENDS = [
