@@ -23,11 +23,13 @@ from typing import Literal
 
 import numpy as np
 
+from shelf.catalog import Item, recommender_text
 from shelf.errors import NotFoundError
 from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.popularity import Trending
 from shelf.recommend.registry import load
+from shelf.text.encoder import Encoder, load_encoder
 
 Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
 FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
@@ -84,6 +86,7 @@ class RecommendService:
         self.version = version
         self._live: dict[str, _Live] = {}
         self._lock = threading.Lock()
+        self._encoder: Encoder | None = None  # made on the first new item
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
@@ -167,17 +170,35 @@ class RecommendService:
     ) -> None:
         """New catalog items, recommendable at once from their text embeddings (one row each,
         from the same encoder as training); needs a text-aware personal model."""
-        adder = getattr(self.personal, "add_items", None)
-        if adder is None:
+        if not self.personal.can_add_items:
             raise ValueError(
                 f"the {self.personal.name!r} model cannot add items without retraining"
             )
         with self._lock:
-            adder(item_ids, text)
+            self.personal.add_items(item_ids, text)
             if self.cooc is not self.personal:
                 self.cooc.add_items(item_ids)
             self.titles.update(titles or {})
             self.categories.update({k: list(v) for k, v in (categories or {}).items()})
+
+    def add_catalog_items(self, items: Sequence[Item]) -> int:
+        """Make new catalog items recommendable at once from their text, when the personal
+        model can (cold start; id-only models learn them at retraining); returns how many."""
+        if not self.personal.can_add_items:
+            return 0
+        fresh = {i.item_id: i for i in items if i.item_id not in self.personal.item_index_}
+        if not fresh:
+            return 0
+        if self._encoder is None:
+            self._encoder = load_encoder("minilm")  # the shared embedding cache
+        vectors = self._encoder.encode([recommender_text(i.model_dump()) for i in fresh.values()])
+        self.add_items(
+            list(fresh),
+            vectors,
+            titles={k: i.title for k, i in fresh.items()},
+            categories={k: i.category for k, i in fresh.items()},
+        )
+        return len(fresh)
 
     def history(self, user_id: str) -> list[str]:
         """The user's known history: training history, then live events."""

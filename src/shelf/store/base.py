@@ -58,6 +58,11 @@ class Store(Protocol):
 
     url: str
 
+    @property
+    def tails_by_id(self) -> bool:
+        """Whether event ids follow commit order, so readers may tail the events by id."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Any]:
         """A transaction: everything done with its connection commits together or not at all."""
         ...
