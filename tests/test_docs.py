@@ -62,3 +62,12 @@ def test_the_readme_search_row_is_the_recorded_run() -> None:
     assert float(cells[3]) == round(recorded["mrr@10"], 3)
     assert float(cells[4]) == round(recorded["p50_ms"], 1)
     assert float(cells[5]) == round(recorded["p99_ms"], 1)
+
+
+def test_reference_pages_are_what_the_code_says() -> None:
+    """docs/reference/ is generated (``python -m shelf.cli.reference docs/reference``)."""
+    from shelf.cli.reference import cli_reference, settings_reference
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "reference"
+    assert (folder / "cli.md").read_text(encoding="utf-8") == cli_reference()
+    assert (folder / "settings.md").read_text(encoding="utf-8") == settings_reference()

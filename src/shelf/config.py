@@ -61,20 +61,32 @@ class Settings(BaseSettings):
         description="Encode a search query and search the vector index on a second thread "
         "while the lexical stage runs (SHELF_SEARCH_ENCODE_IN_PARALLEL): lower latency when a "
         "core is free, less throughput when every core is busy. Unset: on while the serving "
-        "processes are fewer than the cores (see encode_in_parallel).",
+        "processes are fewer than the cores.",
+    )
+    model_cache: Path = Field(
+        default=Path("~/.cache/shelf/models"),
+        description="Where derived models (ONNX query encoders, compiled rankers) are cached "
+        "(SHELF_MODEL_CACHE).",
+    )
+    embedding_cache: Path = Field(
+        default=Path("~/.cache/shelf/embeddings"),
+        description="Where text embeddings are cached by text hash, shared by training, the "
+        "search index and evaluation (SHELF_EMBEDDING_CACHE).",
     )
 
     @property
     def encode_in_parallel(self) -> bool:
         """Whether search encodes on a second thread: as set, else only while ``workers`` leave
-        a core free. With a worker per core the second thread only contends: Home Depot
-        search over HTTP, Zipf queries, 2 workers on 2 cores, two interleaved runs each
-        (benchmarks/results/route-ab/search-encode-*.json), concurrency 3 / 4: 388-393 /
-        487-541 QPS at p99 34-36 / 39-52 ms without it, 192-296 / 290-428 at p99 43-55 / 57-69
-        with it."""
+        a core free (with a worker per core the second thread only contends; measured in
+        docs/search.md)."""
         if self.search_encode_in_parallel is not None:
             return self.search_encode_in_parallel
         return self.workers < (os.cpu_count() or 1)
+
+    @field_validator("model_cache", "embedding_cache")
+    @classmethod
+    def _home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @field_validator("db_url")
     @classmethod

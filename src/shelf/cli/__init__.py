@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sys
 
-from shelf.cli import data, recommend, search, serving
+from shelf.cli import data, recommend, search, serving  # noqa: F401 (each adds its commands)
 from shelf.cli.app import app, console
 from shelf.cli.serving import train_from_store
 from shelf.errors import ShelfError
 
-__all__ = ["app", "data", "main", "recommend", "search", "serving", "train_from_store"]
+__all__ = ["app", "main", "train_from_store"]
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from shelf.errors import NotFoundError
 from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.popularity import Trending
+from shelf.recommend.reasons import personal_reasons
 from shelf.recommend.registry import load
 from shelf.text.encoder import Encoder, load_encoder
 
@@ -123,8 +124,7 @@ class RecommendService:
     # ---- live events ---------------------------------------------------------------------
     def warm_up(self) -> None:
         """Answer one made-up one-item history, so that what the models build on first use
-        (SASRec's onnxruntime session: 0.6 s, timed once by hand on the demo model) is built
-        now, not in a shopper's request."""
+        (SASRec's onnxruntime session) is built now, not in a shopper's request."""
         items = self.personal.items_
         if items:
             self.personal.recommend_histories([[items[0]]], 1)
@@ -243,7 +243,9 @@ class RecommendService:
                 for i, s in zip(results.ids[0], results.scores[0], strict=True)
                 if i and np.isfinite(s)
             ]
-            reasons = self._personal_reasons([i for i, _ in found], history)
+            reasons = personal_reasons(
+                self.personal, self.cooc, [i for i, _ in found], history, self._title
+            )
             items = [Recommendation(i, s, r) for (i, s), r in zip(found, reasons, strict=True)]
             if items:
                 return RecList(source, items)
@@ -308,46 +310,6 @@ class RecommendService:
             if len(items) == n:
                 break
         return RecList("popular", items)
-
-    def _personal_reasons(self, items: list[str], history: list[str]) -> list[str]:
-        """For each item, the history item most linked to it: co-occurrence, else embedding.
-
-        An item without training interactions (new) is explained by the text/embedding
-        neighbour in the history: "new, similar to X".
-        """
-        recent = [h for h in history[-20:] if h in self.personal.item_index_]
-        if not items or not recent:
-            return ["recommended for you"] * len(items)
-        rows = self.personal.encode_items(recent)
-        cols = self.personal.encode_items(items)
-        n_cooc = self.cooc.similar_.shape[0]
-        links = np.zeros((len(rows), len(cols)), dtype=np.float64)
-        matrix = self.cooc.similar_
-        position = {int(c): k for k, c in enumerate(cols)}
-        for a, r in enumerate(rows):
-            if r >= n_cooc:
-                continue
-            lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-            # A dict probe per stored neighbour: cheaper than np.isin on these short rows.
-            weights = matrix.data[lo:hi].tolist()
-            for h, neighbour in enumerate(matrix.indices[lo:hi].tolist()):
-                k = position.get(neighbour)
-                if k is not None:
-                    links[a, k] = weights[h]
-        vectors = self.personal.item_vectors()
-        reasons = []
-        for k, index in enumerate(cols):
-            fresh = int(self.personal.item_counts_[index]) == 0
-            if links[:, k].max() > 0 and not fresh:
-                source = recent[int(np.argmax(links[:, k]))]
-                reasons.append(f"because you viewed {self._title(source)}")
-            elif vectors is not None:
-                source = recent[int(np.argmax(vectors[rows] @ vectors[index]))]
-                prefix = "new, similar to" if fresh else "because you viewed"
-                reasons.append(f"{prefix} {self._title(source)}")
-            else:
-                reasons.append(f"because you viewed {self._title(recent[-1])}")
-        return reasons
 
     def _in_category(self, category: str | None) -> list[str] | None:
         if not category:

@@ -2,10 +2,8 @@
 
 Vectors are L2-normalised, so inner product is cosine similarity. Below ``hnsw_threshold``
 items the index is exact (``IndexFlatIP``); above it, HNSW (Malkov & Yashunin, 2018). The
-threshold is set by latency, not by memory: one exact query over 54,667 x 384 floats reads 84 MB
-and took 5.8 ms on one core here, HNSW (M=32, efSearch=256) 0.7 ms with 97% of the exact top
-100 (benchmarks/search_stages.py, benchmarks/results/search-stages.json). Both accept new
-vectors without a rebuild. Filtered searches over a small allowed set are computed exactly over
+threshold is set by latency, not by memory (docs/design.md). Both accept new vectors without a
+rebuild. Filtered searches over a small allowed set are computed exactly over
 that set.
 """
 

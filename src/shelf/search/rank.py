@@ -7,9 +7,8 @@ LambdaMART", 2010) trained on graded judgements, with linear label gains so that
 the same NDCG the benchmark reports. Both save to plain files (LightGBM's text model + JSON).
 
 For serving, :meth:`LambdaMARTRanker.compile` turns the trees into native code with lleaves
-(Böhm et al., "lleaves: a compiler for LightGBM", 2021, built on LLVM): scoring ~340 candidates
-(the earlier 200 + 200 candidate default) with 400 trees dropped from ~7 ms through LightGBM's
-own predictor to ~1 ms, with the same scores (benchmarks/search_stages.py).
+(Böhm et al., "lleaves: a compiler for LightGBM", 2021, built on LLVM): the same scores, several
+times faster than LightGBM's own predictor (docs/design.md).
 """
 
 from __future__ import annotations
@@ -42,9 +41,8 @@ DEFAULT_LINEAR_WEIGHTS: dict[str, float] = {
 }
 logger = logging.getLogger(__name__)
 KEPT_COMPILED = 8  # compiled rankers kept in the model cache
-# lleaves' "small" LLVM code model (32-bit offsets) scored this project's 400-tree, 31-leaf
-# rankers ~15% faster than its default "large" one, with identical scores; it cannot address
-# code of gigabytes, so forests past this many leaves in all keep the large model.
+# lleaves' "small" LLVM code model (32-bit offsets) is faster with identical scores
+# (docs/design.md) but cannot address gigabytes of code: larger forests keep the large one.
 SMALL_CODE_MODEL_MAX_LEAVES = 1_000_000
 # Judgements are mapped to integer labels in steps of 1/3 from the lowest grade.
 LABEL_STEPS = 3
@@ -92,9 +90,8 @@ class LambdaMARTRanker:
     def __init__(
         self,
         *,
-        # 400 trees at 0.04 rather than 200 at 0.08: +0.003 NDCG@10 on the Home Depot dev
-        # cross-validation (0.4525 against 0.4492 without the tuned encoder), and compiled by
-        # lleaves the extra trees cost ~0.5 ms per query
+        # 400 trees at 0.04 rather than 200 at 0.08: higher cross-validated NDCG@10 for
+        # ~0.5 ms more per query once compiled (docs/design.md)
         n_estimators: int = 400,
         learning_rate: float = 0.04,
         num_leaves: int = 31,

@@ -1,11 +1,8 @@
 """What the compute routes share: the engine, brought up to date with the other workers.
 
-``/search`` and the recommendation routes are ``async`` and compute on the event loop. Their
-work is CPU-bound Python, so a thread pool gives a worker no parallelism (the GIL), while its
-hop costs each request a thread handoff: under wrk at concurrency 4 on the demo, the async
-for-you route served 524-631 QPS at p99 15-18 ms against 245-430 at p99 22-32 ms for the same
-code in the pool (two interleaved runs each, ``benchmarks/results/route-ab/recs-*.json``).
-Parallelism comes from the worker processes.
+``/search`` and the recommendation routes are ``async`` and compute on the event loop: their
+work is CPU-bound Python, so a thread pool gives a worker no parallelism (the GIL) and costs
+each request a handoff (docs/design.md). Parallelism comes from the worker processes.
 
 What may block for long stays off the loop: indexing items that other workers wrote (the text
 encoder runs on each new item) goes to the thread pool, at most once per ``ITEM_SYNC_SECONDS``.

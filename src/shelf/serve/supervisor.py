@@ -1,13 +1,10 @@
 """``shelf serve --workers N``: N worker processes, each with a listening socket of its own on
 the same address (``SO_REUSEPORT``), watched by the parent.
 
-Why not uvicorn's ``workers=N``: it binds one socket that every worker accepts from, and a
-worker's event loop accepts every connection waiting when it wakes up. A client that opens its
-keep-alive connections at once (a load balancer, wrk) then often had all of them on one worker
-while the other stayed idle. Measured by hand on the demo with wrk and 8 connections, back
-to back: 533 recommendations/s with both workers busy, 192/s in a run where one worker used
-no CPU at all. With a socket per worker, the kernel spreads new connections over the workers by a
-hash of the address pair, whoever is awake.
+Why not uvicorn's ``workers=N``: with one shared socket, a worker's event loop accepts every
+connection waiting when it wakes up, so a client that opens its keep-alive connections at once
+often had all of them on one worker (docs/design.md). With a socket per worker, the kernel
+spreads new connections over the workers by a hash of the address pair.
 
 The parent restarts a worker that dies (a crash, the out-of-memory killer) and stops
 everything on SIGINT or SIGTERM. If workers keep dying (:data:`MAX_DEATHS` within

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from shelf.config import load_settings
 from shelf.engine import Engine
 from shelf.serve.app import create_app
+from shelf.threads import cap_threads
 
 log = logging.getLogger("shelf.serve")
 
@@ -33,27 +34,10 @@ def serving_threads() -> None:
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # /search answers repeats on the event loop while a new query is ranked on a thread: the
-    # loop waits for the interpreter lock up to the switch interval each time it needs it.
-    # 0.5 ms instead of 5: Home Depot, Zipf queries, wrk at concurrency 3 / 8, two interleaved
-    # runs each (benchmarks/results/route-ab/search-switch-*.json): 365-380 / 573-754 QPS against
-    # 234-343 / 550-552, p99 35-36 / 125-127 ms against 38-50 / 125-163.
+    # the event loop answers repeats while a new query is ranked on a thread, and waits for
+    # the interpreter lock up to the switch interval each time (docs/design.md)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="blas")
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-    except ImportError:  # pragma: no cover - search extra not installed
-        pass
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - recommend extra not installed
-        pass
+    cap_threads(1)
 
 
 def ready_to_serve(engine: Engine) -> None:
@@ -62,11 +46,9 @@ def ready_to_serve(engine: Engine) -> None:
     request), then move every object alive (the engine: catalog, indexes, models) out of the
     garbage collector's reach.
 
-    A serving process holds hundreds of thousands of long-lived objects, and requests allocate
-    enough that the collector now and then runs a full collection over all of them, stalling
-    whichever requests wait (measured once by hand, script not kept: a full collection of the
-    demo engine's 300,920 objects took 214 ms). Frozen objects are still freed when their last
-    reference goes; only reference cycles among them would stay.
+    A serving process holds hundreds of thousands of long-lived objects, and a full collection
+    over all of them stalls whichever requests wait (docs/design.md). Frozen objects are still
+    freed when their last reference goes; only reference cycles among them would stay.
     """
     engine.warm_up()
     gc.collect()

@@ -51,7 +51,7 @@ class SQLStore:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            self.engine: Engine = self._create_engine(url)
+            self.engine: Engine = create_engine(url)
             metadata.create_all(self.engine)
             # added after the first release (create_all skips existing tables)
             items_updated_index.create(self.engine, checkfirst=True)
@@ -61,7 +61,8 @@ class SQLStore:
             with self.engine.begin() as conn:
                 check_schema(conn)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store at {self._safe_url()}: {exc}") from exc
+            safe = sa.make_url(url).render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the store at {safe}: {exc}") from exc
         self.dialect = self.engine.dialect.name
         self._probe: DataVersionProbe | None = None
         self._writer: WriterLock | None = None
@@ -73,15 +74,7 @@ class SQLStore:
             self._probe = DataVersionProbe(database, uri=uri)
             if not uri:
                 self._writer = WriterLock(Path(f"{database}-writer.lock"))
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        self._insert_users_sql = (
-            f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
-            "ON CONFLICT DO NOTHING"
-        )
-        self._insert_events_sql = (
-            f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
-            f"VALUES ({', '.join([mark] * len(EVENT_FIELDS))}) ON CONFLICT DO NOTHING"
-        )
+        self._insert_users_sql, self._insert_events_sql = insert_sql(self.dialect)
 
     @property
     def tails_by_id(self) -> bool:
@@ -89,22 +82,6 @@ class SQLStore:
         it saw misses nothing (SQLite: one writer at a time). PostgreSQL can commit a lower
         id after a higher one."""
         return self.dialect == "sqlite"
-
-    def _safe_url(self) -> str:
-        return sa.make_url(self.url).render_as_string(hide_password=True)
-
-    @staticmethod
-    def _create_engine(url: str) -> Engine:
-        parsed = sa.make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-            sa.event.listen(engine, "connect", configure_connection)
-            return engine
-        if parsed.get_backend_name() == "postgresql":
-            return sa.create_engine(url, pool_pre_ping=True)
-        raise StoreError(f"unsupported store backend {parsed.get_backend_name()!r}")
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -170,22 +147,7 @@ class SQLStore:
         category: str | None = None,
         brand: str | None = None,
     ) -> ItemPage:
-        # Both filters ignore case, and both sides go through the database's own lower(), so the
-        # backends agree (SQLite's LIKE ignores ASCII case, PostgreSQL's does not) and a value
-        # typed exactly as stored always matches (SQLite's lower() leaves non-ASCII alone).
-        where = []
-        if category:
-            prefix = " > ".join(split_category_path(category))
-            path = sa.func.lower(items_table.c.category_path)
-            escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-            where.append(
-                sa.or_(
-                    path == sa.func.lower(sa.literal(prefix)),
-                    path.like(sa.func.lower(sa.literal(escaped + " > %")), escape="/"),
-                )
-            )
-        if brand:
-            where.append(sa.func.lower(items_table.c.brand) == sa.func.lower(sa.literal(brand)))
+        where = item_filters(category, brand)
         with self.engine.connect() as conn:
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(items_table).where(*where)
@@ -365,22 +327,9 @@ class SQLStore:
         return int(deleted)
 
     def counts(self) -> dict[str, int]:
+        """Rows of each table, and events by type."""
         with self.engine.connect() as conn:
-
-            def count(table: sa.Table) -> int:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-            out = {
-                "items": count(items_table),
-                "users": count(users_table),
-                "events": count(events_table),
-            }
-            by_type = conn.execute(
-                sa.select(events_table.c.type, sa.func.count()).group_by(events_table.c.type)
-            )
-            for kind, n in by_type:
-                out[f"events_{kind}"] = int(n)
-        return out
+            return count_rows(conn)
 
     def close(self) -> None:
         if self._probe is not None:
@@ -389,6 +338,71 @@ class SQLStore:
         if self._writer is not None:
             self._writer.close()
         self.engine.dispose()
+
+
+def create_engine(url: str) -> Engine:
+    """The SQLAlchemy engine of a sqlite or postgresql URL (SQLite's folder made, its
+    connections configured)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", configure_connection)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise StoreError(f"unsupported store backend {parsed.get_backend_name()!r}")
+
+
+def insert_sql(dialect: str) -> tuple[str, str]:
+    """The driver-level INSERTs of users and events that skip rows already stored (the bulk
+    path: SQLAlchemy's per-row parameter processing costs more than the insert itself)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    users = (
+        f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    events = (
+        f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
+        f"VALUES ({', '.join([mark] * len(EVENT_FIELDS))}) ON CONFLICT DO NOTHING"
+    )
+    return users, events
+
+
+def item_filters(category: str | None, brand: str | None) -> list[Any]:
+    """WHERE clauses of a category path prefix and a brand. Both ignore case through the
+    database's own lower(), so the backends agree (SQLite's LIKE ignores ASCII case,
+    PostgreSQL's does not) and a value typed exactly as stored always matches."""
+    where = []
+    if category:
+        prefix = " > ".join(split_category_path(category))
+        path = sa.func.lower(items_table.c.category_path)
+        escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        where.append(
+            sa.or_(
+                path == sa.func.lower(sa.literal(prefix)),
+                path.like(sa.func.lower(sa.literal(escaped + " > %")), escape="/"),
+            )
+        )
+    if brand:
+        where.append(sa.func.lower(items_table.c.brand) == sa.func.lower(sa.literal(brand)))
+    return where
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """Items, users and events, and events by type (``events_view``, ...)."""
+
+    def count(table: sa.Table) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    out = {"items": count(items_table), "users": count(users_table), "events": count(events_table)}
+    by_type = conn.execute(
+        sa.select(events_table.c.type, sa.func.count()).group_by(events_table.c.type)
+    )
+    for kind, n in by_type:
+        out[f"events_{kind}"] = int(n)
+    return out
 
 
 def open_store(url: str) -> SQLStore:

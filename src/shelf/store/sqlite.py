@@ -27,8 +27,8 @@ def configure_connection(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    # 64 MiB of page cache (the default is 2 MiB): inserts into the random-keyed dedup and user
-    # indexes thrash a small cache once the table outgrows it (measured: 36 -> 21 us/row).
+    # 64 MiB of page cache, not 2: the random-keyed dedup and user indexes thrash a small one
+    # once the table outgrows it (docs/design.md)
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute(f"PRAGMA busy_timeout={int(WRITER_WAIT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -45,13 +45,7 @@ class WriterLock:
     every 0.2 ms (so taken within that of its release) and freed by the kernel if its holder
     dies. SQLite's own lock stays the authority; this only orders the writers that come
     through shelf. Not re-entrant: a transaction opened inside another would wait for SQLite's
-    lock on the outer one anyway.
-
-    ``POST /events`` on the demo, 2 workers, wrk at concurrency 8 / 32, three interleaved pairs
-    (benchmarks/results/route-ab/events-*.json): p99 55-75 / 160-200 ms against 453-837 /
-    1,462-2,163 ms with the busy handler alone; QPS 273-318 / 306-400 against 316-400 /
-    300-341 (strict turns cost some throughput at concurrency 8; the p50 rose from 14-17 to
-    24-28 ms there, until ``GroupCommit`` let concurrent posts share a commit).
+    lock on the outer one anyway. The measurements are in docs/design.md.
     """
 
     def __init__(self, path: Path) -> None:

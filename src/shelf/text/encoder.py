@@ -9,12 +9,10 @@ hash of the encoder name and the text: rebuilding an index over the same catalog
 nothing. Shards are plain ``.npy`` files (no pickles). A small in-memory LRU serves repeated
 queries.
 
-Queries take another road than catalog batches. Encoding one short text through
-sentence-transformers costs ~20 ms of Python and torch dispatch on this CPU; the same network
-exported to ONNX and quantised to int8 (dynamic, per-channel weights) answers in ~3 ms with a
-cosine of ~0.99 to the float vector (:class:`OnnxQueryModel`). Item vectors stay float32 from
-sentence-transformers, so the catalog index is exact and only the query side is approximated;
-the search evaluation measures what that costs in NDCG.
+Queries take another road than catalog batches: one short text through sentence-transformers
+is mostly Python and torch dispatch, so queries run through the network exported to ONNX and
+quantised to int8 (:class:`OnnxQueryModel`; the timings are in docs/design.md). Item vectors
+stay float32, so only the query side is approximated.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from shelf.config import load_settings
 from shelf.errors import ConfigError
 from shelf.lru import LRU
 
@@ -72,10 +71,8 @@ def _minilm_dir() -> Path:
 
 
 def default_model_dir() -> Path:
-    """Where derived model files (ONNX exports) live: ``$SHELF_MODEL_CACHE`` or
-    ``~/.cache/shelf/models``."""
-    env = os.environ.get("SHELF_MODEL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "shelf" / "models"
+    """Where derived model files (ONNX exports) live: the ``model_cache`` setting."""
+    return load_settings().model_cache
 
 
 def export_int8(transformer: Any, target: Path, *, fuse: bool = True) -> None:
@@ -464,9 +461,8 @@ _ENCODERS = {"minilm": MiniLMEncoder}
 
 
 def default_cache_dir() -> Path:
-    """``$SHELF_EMBEDDING_CACHE`` or ``~/.cache/shelf/embeddings``."""
-    env = os.environ.get("SHELF_EMBEDDING_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "shelf" / "embeddings"
+    """Where embeddings are cached: the ``embedding_cache`` setting."""
+    return load_settings().embedding_cache
 
 
 def load_encoder(

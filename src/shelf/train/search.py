@@ -8,10 +8,8 @@ cross-validation fold. Given judged queries (ids, texts and graded relevance per
    products and a few thousand sampled catalog items, whose target is the graded gain
    (relevance - 1) of the judged products. Item vectors stay as they are, so the index, the
    embedding cache and new items need no re-encoding; only queries take the tuned model, which
-   serves as an int8 ONNX file (:func:`shelf.text.encoder.export_int8`). On the Home Depot dev
-   queries one epoch took dense-only NDCG@10 from 0.280 to 0.317 on a held-out fold, against
-   0.293 for a linear adapter on the query vector (a one-off experiment of 2026-11-28, script
-   not kept).
+   serves as an int8 ONNX file (:func:`shelf.text.encoder.export_int8`); what it gains is in
+   docs/design.md.
 2. **Re-ranker.** LambdaMART over the candidate features. The cosine feature of a training
    query must come from an encoder that did not see that query's judgements, otherwise the
    ranker learns to trust a cosine that is better on its training data than it will be on new
