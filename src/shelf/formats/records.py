@@ -1,7 +1,11 @@
-"""Streaming readers for CSV, JSONL and Parquet: records one at a time with their row number.
+"""Streaming readers for CSV, JSONL and Parquet: records one at a time with their row number;
+the shops' catalog feeds (Google Merchant Center, Shopify) are read by :mod:`shelf.formats.feeds`
+through the same :func:`read_records`.
 
 Row numbers are 1-based and count records (for CSV, data rows after the header; for JSONL,
-lines). Memory stays bounded whatever the file size.
+lines; for a Merchant Center feed, items), except for a Shopify export, where a product spans
+several rows and its row is the CSV line of its first. Memory stays bounded whatever the file
+size.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from shelf.errors import ValidationError
 
-FileFormat = Literal["csv", "jsonl", "parquet"]
+FileFormat = Literal["csv", "jsonl", "parquet", "google-merchant", "shopify"]
+FORMATS: tuple[FileFormat, ...] = get_args(FileFormat)
 _EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -22,21 +27,29 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".json": "jsonl",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".xml": "google-merchant",
 }
 
 
 def detect_format(path: Path, override: str | None = None) -> FileFormat:
-    """The format named by ``override``, else by the file's extension."""
+    """The format named by ``override``, else by the file's extension (a Shopify export is a
+    ``.csv`` too, so it is read as one only when named)."""
     if override:
         name = override.lower()
-        if name not in ("csv", "jsonl", "parquet"):
-            raise ValidationError(f"unknown format {override!r}: use csv, jsonl or parquet")
-        return name  # type: ignore[return-value]
+        if name not in FORMATS:
+            raise ValidationError(
+                f"unknown format {override!r}: use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
+            )
+        return name
     try:
         return _EXTENSIONS[path.suffix.lower()]
     except KeyError:
+        # A .tsv is not assumed to be a Merchant Center feed: plain TSV has other columns.
+        hint = ""
+        if path.suffix.lower() == ".tsv":
+            hint = " (--format google-merchant for a Merchant Center TSV feed)"
         raise ValidationError(
-            f"cannot tell the format from extension {path.suffix!r}: pass --format",
+            f"cannot tell the format from extension {path.suffix!r}: pass --format{hint}",
             source=str(path),
         ) from None
 
@@ -50,6 +63,14 @@ def count_records(path: Path, fmt: FileFormat) -> int:
         import pyarrow.parquet as pq
 
         return int(pq.ParquetFile(path).metadata.num_rows)
+    if fmt == "google-merchant":
+        from shelf.formats.feeds import count_google_merchant
+
+        return count_google_merchant(path)
+    if fmt == "shopify":
+        from shelf.formats.feeds import count_shopify
+
+        return count_shopify(path)
     lines = 0
     last = b"\n"
     with path.open("rb") as handle:
@@ -66,8 +87,16 @@ def read_records(path: Path, fmt: FileFormat) -> Iterator[tuple[int, Record]]:
         yield from _read_csv(path)
     elif fmt == "jsonl":
         yield from _read_jsonl(path)
-    else:
+    elif fmt == "parquet":
         yield from _read_parquet(path)
+    else:
+        # Imported here, not at the top: feeds imports this module (for Record).
+        from shelf.formats import feeds
+
+        if fmt == "google-merchant":
+            yield from feeds.read_google_merchant(path)
+        else:
+            yield from feeds.read_shopify(path)
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Record]]:
