@@ -14,8 +14,14 @@ PUBLIC = {
         "search_text", "split_category_path", "to_utc",
     ],
     "shelf.formats": [
-        "FileFormat", "count_records", "detect_format", "read_item_texts", "read_products",
-        "read_qrels", "read_queries", "read_records", "read_sequences", "read_text_items",
+        "FORMATS", "FileFormat", "count_records", "detect_format", "html_to_text",
+        "read_google_merchant", "read_item_texts", "read_products", "read_qrels", "read_queries",
+        "read_records", "read_sequences", "read_shopify", "read_text_items",
+    ],
+    "shelf.synthetic": [
+        "EventLog", "JudgedQueries", "LogPlan", "QuerySpec", "Shopper", "draw_shoppers",
+        "event_chunk", "generate_behaviour", "generate_catalog", "generate_judged_queries",
+        "iter_event_chunks", "plan_event_log", "vocabulary", "write_event_log",
     ],
     "shelf.store": ["EventColumns", "SQLStore", "Store", "StoredEvent", "open_store"],
     "shelf.ingest": ["ImportReport", "Pseudonymizer", "import_events", "import_items",

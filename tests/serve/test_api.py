@@ -433,6 +433,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.integration
 def test_live_server_stores_events_durably(tmp_path: Path) -> None:
     data = tmp_path / "live"
     port = free_port()

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # real processes or a browser
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crash_bench.py"
 
 

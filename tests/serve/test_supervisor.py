@@ -13,8 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shelf.serve.supervisor import bind_shared
+
+pytestmark = pytest.mark.integration  # real processes or a browser
 
 SHELF = str(Path(sys.executable).with_name("shelf"))
 
