@@ -35,7 +35,12 @@ DataDir = Annotated[
 ]
 DbUrl = Annotated[str | None, typer.Option("--db-url", help="Store URL (default SQLite).")]
 Format = Annotated[
-    str | None, typer.Option("--format", help="csv, jsonl or parquet (default: by extension).")
+    str | None,
+    typer.Option(
+        "--format",
+        help="csv, jsonl, parquet, google-merchant (RSS/Atom XML or TSV) or shopify (product "
+        "CSV export); default: by extension.",
+    ),
 ]
 SkipInvalid = Annotated[
     bool,
