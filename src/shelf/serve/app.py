@@ -1,4 +1,4 @@
-"""The FastAPI application: catalog, events, users and stats routes, plus the stage routers."""
+"""The FastAPI application: its routers, middleware, error envelope and lifespan."""
 
 from __future__ import annotations
 
@@ -6,111 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
 from shelf.engine import Engine
-from shelf.serve import errors, routes_recs, routes_search
+from shelf.serve import errors, routes_data, routes_recs, routes_search, routes_service
 from shelf.serve.observe import Metrics, ObserveRequests
-from shelf.serve.schemas import (
-    ERROR_RESPONSES,
-    EventsAck,
-    EventsIn,
-    Health,
-    ItemOut,
-    ItemPageOut,
-    ItemsAck,
-    ItemsIn,
-    Stats,
-    UserDeleted,
-)
 from shelf.web import routes as web_routes
 
 log = logging.getLogger("shelf.serve")
-router = APIRouter()
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-@router.get("/health", response_model=Health, tags=["service"])
-def health() -> Health:
-    """Liveness: the service is up."""
-    return Health(status="ok", version=__version__)
-
-
-@router.get("/stats", response_model=Stats, tags=["service"])
-def stats(request: Request) -> Stats:
-    """Counts of items, users and events by type; the serving models."""
-    return Stats(stats=engine_of(request).stats())
-
-
-@router.get("/metrics", tags=["service"], response_class=Response)
-def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests and latency per route, events ingested, model versions."""
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get(
-    "/items/{item_id:path}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"]
-)
-def get_item(request: Request, item_id: Annotated[str, Path(max_length=256)]) -> ItemOut:
-    """One item by id."""
-    return ItemOut(item=engine_of(request).get_item(item_id))
-
-
-@router.get("/items", response_model=ItemPageOut, responses=ERROR_RESPONSES, tags=["catalog"])
-def list_items(
-    request: Request,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    category: Annotated[
-        str | None, Query(max_length=1000, description="Category path prefix, 'A > B'.")
-    ] = None,
-    brand: Annotated[str | None, Query(max_length=256)] = None,
-) -> ItemPageOut:
-    """Items in id order, optionally under a category path prefix or of one brand."""
-    page = engine_of(request).store.list_items(
-        offset=offset, limit=limit, category=category, brand=brand
-    )
-    return ItemPageOut(items=page.items, total=page.total, offset=offset, limit=limit)
-
-
-@router.post("/items", response_model=ItemsAck, responses=ERROR_RESPONSES, tags=["catalog"])
-def post_items(request: Request, body: ItemsIn) -> ItemsAck:
-    """Upsert a batch of items by id (all or none)."""
-    upserted = engine_of(request).add_items(body.items)
-    request.app.state.metrics.items_upserted.inc(upserted)
-    return ItemsAck(upserted=upserted)
-
-
-@router.post("/events", response_model=EventsAck, responses=ERROR_RESPONSES, tags=["events"])
-def post_events(request: Request, body: EventsIn) -> EventsAck:
-    """Append a batch of events; returns once they are durably stored (all or none).
-
-    Events already stored (same ``event_id``, or same user, item, type and timestamp) are
-    counted as duplicates and not stored again. User ids are pseudonymised before storage.
-    """
-    stored, duplicates = engine_of(request).add_events(body.events)
-    request.app.state.metrics.events_ingested.labels("http").inc(stored)
-    request.app.state.metrics.events_duplicate.labels("http").inc(duplicates)
-    return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates)
-
-
-@router.delete(
-    "/users/{user_id}", response_model=UserDeleted, responses=ERROR_RESPONSES, tags=["privacy"]
-)
-def delete_user(request: Request, user_id: Annotated[str, Path(max_length=256)]) -> UserDeleted:
-    """Forget a user: their events and live state are deleted."""
-    return UserDeleted(events_deleted=engine_of(request).delete_user(user_id))
 
 
 class BodyLimit:
@@ -209,7 +116,8 @@ def create_app(engine: Engine, *, owns_engine: bool = False) -> FastAPI:
     # Stage routers first: /items/{id}/similar must match before /items/{item_id:path}.
     app.include_router(routes_search.router)
     app.include_router(routes_recs.router)
-    app.include_router(router)
+    app.include_router(routes_service.router)
+    app.include_router(routes_data.router)
     app.include_router(web_routes.router)
     app.mount("/static", web_routes.static, name="static")
     # The last added is the outermost: requests rejected for size are still counted and logged.
