@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from shelf.store import SQLStore, open_store
 from shelf.store.schema import metadata
@@ -93,3 +95,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLStore]:
     opened = open_store(f"sqlite:///{tmp_path / 'shelf.db'}")
     yield opened
     opened.close()
+
+
+def local_client(app: Any, **options: Any) -> TestClient:
+    """A test client that calls from and to loopback, as a local shopper or script would
+    (shelf without API keys serves loopback only)."""
+    return TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000), **options)

@@ -18,6 +18,8 @@ from shelf.config import Settings
 from shelf.engine import Engine
 from shelf.serve import create_app
 
+from .conftest import local_client
+
 FAMILIES = ["drill", "paint", "hammer", "lamp"]
 
 
@@ -62,7 +64,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 @pytest.fixture(scope="module")
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app(engine))
+    return local_client(create_app(engine))
 
 
 def test_an_event_changes_the_next_recommendation(client: TestClient) -> None:
@@ -155,7 +157,7 @@ def test_a_new_item_is_recommendable_at_once_with_the_text_model(
     engine.add_events(_events())
     train_from_store(engine, model="sasrec-text+cooc+textknn", max_epochs=2)
     engine.start_services()
-    client = TestClient(create_app(engine))
+    client = local_client(create_app(engine))
     assert client.get("/items/drill-new/similar").status_code == 404
     new = {"item_id": "drill-new", "title": "Drill model 9", "category": ["Shop", "Drill"]}
     client.post("/items", json={"items": [new]})
@@ -174,7 +176,7 @@ def two_workers(engine: Engine) -> Iterator[tuple[TestClient, TestClient, Engine
     other = Engine(engine.settings)
     other.start_services()
     try:
-        yield TestClient(create_app(engine)), TestClient(create_app(other)), other
+        yield local_client(create_app(engine)), local_client(create_app(other)), other
     finally:
         other.close()
 
@@ -294,7 +296,7 @@ def test_a_trained_search_ranker_is_served_compiled(
         stats = engine.stats()["search"]
         assert stats["ranker"] == "LambdaMARTRanker" and stats["ranker_compiled"]
         assert list((tmp_path / "models").glob("lambdamart-*.so"))
-        hits = TestClient(create_app(engine)).get("/search", params={"q": "hammer"}).json()
+        hits = local_client(create_app(engine)).get("/search", params={"q": "hammer"}).json()
         assert hits["ranker"] == "lambdamart" and hits["items"]
     finally:
         engine.close()

@@ -6,6 +6,7 @@ then defaults. Unknown keys are rejected rather than silently ignored.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -74,6 +75,59 @@ class Settings(BaseSettings):
         "search index and evaluation (SHELF_EMBEDDING_CACHE).",
     )
 
+    rate_limit_per_key: str | None = Field(
+        default="2000/second",
+        description="Requests one API key may make, per serving process, in the notation of "
+        "the limits package ('2000/second', '100/minute'); empty: no limit "
+        "(SHELF_RATE_LIMIT_PER_KEY).",
+    )
+    rate_limit_per_client: str | None = Field(
+        default="200/second",
+        description="Requests one client address may make, per serving process (loopback "
+        "clients, such as a reverse proxy, are not limited); empty: no limit "
+        "(SHELF_RATE_LIMIT_PER_CLIENT).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API from a browser, as a JSON list "
+        "(SHELF_CORS_ORIGINS='[\"https://shop.example\"]'); empty: none.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to (a JSON list; empty: any, once API keys "
+        "exist; loopback names only while there are none) (SHELF_ALLOWED_HOSTS).",
+    )
+    page_key: str | None = Field(
+        default=None,
+        description="A search-scope API key the web page embeds to call the API "
+        "(SHELF_PAGE_KEY); `shelf demo` creates one.",
+    )
+    shopper_token_secret: str | None = Field(
+        default=None,
+        description="The secret a shop's server signs shopper tokens with, so that a "
+        "request carrying one sees reasons that name that shopper's history "
+        "(SHELF_SHOPPER_TOKEN_SECRET; docs/security.md).",
+    )
+    erasure_retrain_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How soon after a user's erasure the trained models are rebuilt without "
+        "them and older versions holding them deleted (SHELF_ERASURE_RETRAIN_HOURS).",
+    )
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_client")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as '100/second'") from None
+        return value
+
     @property
     def encode_in_parallel(self) -> bool:
         """Whether search encodes on a second thread: as set, else only while ``workers`` leave
@@ -100,7 +154,7 @@ class Settings(BaseSettings):
     def as_environment(self) -> dict[str, str]:
         """These settings as SHELF_* variables, for child processes (serving workers)."""
         return {
-            f"SHELF_{name.upper()}": str(value)
+            f"SHELF_{name.upper()}": json.dumps(value) if isinstance(value, list) else str(value)
             for name, value in self.model_dump(exclude_none=True).items()
         }
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from shelf.ingest import Pseudonymizer
 from shelf.serve import create_app
 from shelf.serve.schemas import MAX_BATCH, ErrorEnvelope
 from shelf.store import open_store
+
+from ..conftest import local_client
 
 MAX_BODY = 64 * 1024
 JSON = {"content-type": "application/json"}
@@ -49,7 +52,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     # Server errors come back as responses, so that a 500 is seen and fails the test.
-    with TestClient(create_app(engine), raise_server_exceptions=False) as test_client:
+    with local_client(create_app(engine), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -82,7 +85,7 @@ def counts(client: TestClient) -> dict[str, int]:
 def test_health(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "status": "ok", "version": __version__}
+    assert response.json() == {"ok": True, "status": "ok", "version": __version__, "access": "open"}
 
 
 def test_post_then_get_an_item(stocked: TestClient) -> None:
@@ -295,7 +298,7 @@ def test_batch_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
     # A byte limit out of the way, so that the count limit is the one hit.
     engine = Engine(Settings(data_dir=tmp_path / "big", max_body_bytes=10**8))
     try:
-        with TestClient(create_app(engine), raise_server_exceptions=False) as big:
+        with local_client(create_app(engine), raise_server_exceptions=False) as big:
             response = big.post("/events", json={"events": events})
             error = error_of(response, 422, "validation_error")
             assert big.get("/stats").json()["stats"]["store"]["events"] == 0
@@ -433,14 +436,14 @@ def free_port() -> int:
         return port
 
 
-@pytest.mark.integration
-def test_live_server_stores_events_durably(tmp_path: Path) -> None:
-    data = tmp_path / "live"
+@contextmanager
+def live_server(data: Path) -> Iterator[str]:
+    """``shelf serve`` on 127.0.0.1 over ``data`` in a child process; yields its base URL
+    once /health answers, and SIGKILLs it after (acknowledged writes must be on disk)."""
     port = free_port()
-    log = tmp_path / "serve.log"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = data.parent / f"serve-{port}.log"
     command = [sys.executable, "-c", "from shelf.cli import main; main()", "--data-dir", str(data)]
-    command += serve
+    command += ["serve", "--host", "127.0.0.1", "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHELF_")}
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -457,13 +460,19 @@ def test_live_server_stores_events_durably(tmp_path: Path) -> None:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-            assert http.post("/items", json={"items": ITEMS}).json()["upserted"] == 4
-            ack = http.post("/events", json={"events": EVENTS}).json()
-            assert ack == {"ok": True, "received": 3, "stored": 3, "duplicates": 0}
+        yield base
     finally:
-        # No graceful shutdown: acknowledged events must already be on disk.
         server.kill()
         server.wait(timeout=30)
+
+
+@pytest.mark.integration
+def test_live_server_stores_events_durably(tmp_path: Path) -> None:
+    data = tmp_path / "live"
+    with live_server(data) as base, httpx.Client(base_url=base, timeout=5, trust_env=False) as http:
+        assert http.post("/items", json={"items": ITEMS}).json()["upserted"] == 4
+        ack = http.post("/events", json={"events": EVENTS}).json()
+        assert ack == {"ok": True, "received": 3, "stored": 3, "duplicates": 0}
     store = open_store(f"sqlite:///{data / 'shelf.db'}")
     try:
         assert store.counts() == {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from shelf.cli import data, recommend, search, serving  # noqa: F401 (each adds its commands)
+from shelf.cli import access, data, recommend, search, serving  # noqa: F401 (each adds commands)
 from shelf.cli.app import app, console
 from shelf.cli.serving import train_from_store
 from shelf.errors import ShelfError

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,25 @@ DEMO_MODEL = "sasrec-text+cooc+textknn"
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Bind address (SHELF_HOST).")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (SHELF_PORT).")]
+
+
+def check_access(engine: Engine, settings: Settings) -> None:
+    """Refuse to serve a network without API keys; say loudly when serving open."""
+    from shelf.serve.auth import is_loopback
+
+    if engine.store.access.api_keys():
+        return
+    if not is_loopback(settings.host):
+        console.print(
+            f"[red]refusing to serve {settings.host} without API keys:[/] anyone who can reach "
+            "it could write and delete data. Create keys first "
+            "(`shelf keys create --scope admin`), or serve 127.0.0.1."
+        )
+        raise typer.Exit(2)
+    console.print(
+        "[bold yellow]WARNING: no API keys exist, so shelf serves OPEN to loopback clients "
+        "only.[/] Create one with `shelf keys create --scope admin` before exposing it."
+    )
 
 
 def serve_engine(engine: Engine, settings: Settings) -> None:
@@ -69,7 +90,13 @@ def serve(
     settings = settings_from(ctx, host=host, port=port, workers=workers)
     serving_threads()  # set before the workers start, so they inherit it
     if settings.workers > 1:
-        if not settings.store_url.startswith("sqlite"):
+        probe = open_engine(settings)
+        try:
+            check_access(probe, settings)
+            tails = probe.store.tails_by_id
+        finally:
+            probe.close()
+        if not tails:
             console.print(
                 "[red]--workers > 1 needs the SQLite store:[/] workers share events by tailing "
                 "the store in id order, and PostgreSQL may commit ids out of order. "
@@ -80,6 +107,7 @@ def serve(
         return
     engine = open_engine(settings)
     try:
+        check_access(engine, settings)
         console.print("building the search index and loading the recommenders…")
         engine.start_services(show_progress=True)
         serve_engine(engine, settings)
@@ -121,6 +149,9 @@ def demo(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(f"[green]demo catalog: {n_items:,} items, {n_events:,} events[/]")
+    page_key, admin_key = demo_keys(engine)
+    console.print(f"the page uses a search key; your admin key (for /admin and /docs): {admin_key}")
+    engine.settings = settings = settings.model_copy(update={"page_key": page_key})
     try:
         from shelf import artifacts
         from shelf.engine import RECS_ARTIFACT
@@ -135,6 +166,26 @@ def demo(
             serve_engine(engine, settings)
     finally:
         engine.close()
+
+
+def demo_keys(engine: Engine) -> tuple[str, str]:
+    """The demo's search key (embedded in its pages) and admin key, made on the first start
+    and kept in ``<data dir>/demo-keys.json`` (mode 0600) so later starts print the same."""
+    from shelf.serve.keys import Scope, mint
+
+    path = engine.settings.data_dir / "demo-keys.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return str(saved["search"]), str(saved["admin"])
+    now_ms = int(time.time() * 1000)
+    made = {}
+    for scope in (Scope.SEARCH, Scope.ADMIN):
+        key, record = mint(f"demo-{scope.label}-{now_ms}", scope, now_ms=now_ms)
+        engine.store.access.add_key(record)
+        made[scope.label] = key
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(made))
+    return made["search"], made["admin"]
 
 
 def train_from_store(

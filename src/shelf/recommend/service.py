@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +35,7 @@ from shelf.text.encoder import Encoder, load_encoder
 Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
 FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
 MAX_LIVE = 200
+PICKED = "picked for you"  # the reason shown when the caller may not see the history
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class RecList:
 
     source: Source
     items: list[Recommendation]
+
+    def without_history(self) -> RecList:
+        """The same list with reasons that name no item of the shopper's history."""
+        if self.source not in ("personal", "session"):
+            return self
+        return RecList(self.source, [replace(r, reason=PICKED) for r in self.items])
 
 
 @dataclass

@@ -7,14 +7,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
 from shelf.engine import Engine
-from shelf.serve import errors, routes_data, routes_recs, routes_search, routes_service
+from shelf.serve import (
+    docs,
+    errors,
+    routes_access,
+    routes_data,
+    routes_recs,
+    routes_search,
+    routes_service,
+)
+from shelf.serve.auth import Gate, authorize
+from shelf.serve.headers import SecurityHeaders
+from shelf.serve.keys import KeyRing
 from shelf.serve.observe import Metrics, ObserveRequests
+from shelf.serve.shoppers import SHOPPER_TOKEN_HEADER
 from shelf.web import routes as web_routes
 
 log = logging.getLogger("shelf.serve")
@@ -103,14 +117,25 @@ def create_app(engine: Engine, *, owns_engine: bool = False) -> FastAPI:
         if owns_engine:
             engine.close()
 
+    settings = engine.settings
     app = FastAPI(
         title="shelf",
         version=__version__,
         description="Product search and recommendations for an online store.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # every route's scope: serve/auth.py
+        docs_url=None,  # serve/docs.py: routes whose scope is checked, assets from no CDN
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.engine = engine
     app.state.metrics = Metrics()
+    app.state.gate = Gate(
+        KeyRing(engine.store),
+        per_key=settings.rate_limit_per_key,
+        per_client=settings.rate_limit_per_client,
+        shopper_secret=settings.shopper_token_secret,
+    )
     _publish_versions(app)
     errors.install(app)
     # Stage routers first: /items/{id}/similar must match before /items/{item_id:path}.
@@ -118,9 +143,22 @@ def create_app(engine: Engine, *, owns_engine: bool = False) -> FastAPI:
     app.include_router(routes_recs.router)
     app.include_router(routes_service.router)
     app.include_router(routes_data.router)
+    app.include_router(routes_access.router)
+    app.include_router(docs.router)
     app.include_router(web_routes.router)
+    docs.mount_assets(app)
     app.mount("/static", web_routes.static, name="static")
     # The last added is the outermost: requests rejected for size are still counted and logged.
-    app.add_middleware(BodyLimit, max_bytes=engine.settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", SHOPPER_TOKEN_HEADER],
+        )
+    if settings.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)
     return app

@@ -11,15 +11,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shelf.errors import ShelfError, ValidationError, pydantic_problem
 
 log = logging.getLogger("shelf.serve")
 
-_TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-          415: "unsupported_media_type", 422: "validation_error", 500: "internal_error",
+_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+          422: "validation_error", 429: "rate_limited", 500: "internal_error",
           503: "unavailable"}  # fmt: skip
 
 
@@ -56,6 +57,18 @@ def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
     return {"row": row, "field": field, "reason": reason}
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser opening an admin page (it gets the sign-in form, not JSON)."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "text/html" in accept
+        and not request.url.path.startswith(
+            ("/stats", "/metrics", "/keys", "/erasures", "/openapi.json")
+        )
+    )
+
+
 def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     for route in request.app.router.routes:
@@ -81,8 +94,18 @@ def install(app: FastAPI) -> None:
         return envelope(422, exc.describe(), [exc.to_dict()])
 
     @app.exception_handler(ShelfError)
-    async def _shelf(_request: Request, exc: ShelfError) -> JSONResponse:
-        return envelope(exc.status_code, str(exc))
+    async def _shelf(request: Request, exc: ShelfError) -> Response:
+        if exc.status_code in (401, 403) and _wants_page(request):
+            from shelf.web.routes import login_page
+
+            return login_page(request, str(exc), exc.status_code)
+        headers = {}
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return envelope(exc.status_code, str(exc), headers=headers or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -94,5 +117,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # the route template, not the path: a path may hold a user id
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.exception("unhandled error on %s %s", request.method, route)
         return envelope(500, "internal error")

@@ -97,8 +97,7 @@ class ObserveRequests:
                 record: dict[str, Any] = {
                     "request_id": request_id,
                     "method": method,
-                    "route": template,
-                    "path": scope.get("path"),
+                    "route": template,  # never the raw path: it may hold a user id
                     "status": status,
                     "ms": round(seconds * 1000, 2),
                 }

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from shelf.serve.auth import SEARCH_EVENTS_MAX, Caller, Forbidden
+from shelf.serve.keys import Scope
 from shelf.serve.routes_service import engine_of
 from shelf.serve.schemas import (
     ERROR_RESPONSES,
@@ -15,7 +17,6 @@ from shelf.serve.schemas import (
     ItemPageOut,
     ItemsAck,
     ItemsIn,
-    UserDeleted,
 )
 
 router = APIRouter()
@@ -61,15 +62,13 @@ def post_events(request: Request, body: EventsIn) -> EventsAck:
     Events already stored (same ``event_id``, or same user, item, type and timestamp) are
     counted as duplicates and not stored again. User ids are pseudonymised before storage.
     """
+    caller: Caller = request.state.caller
+    if caller.scope < Scope.INGEST and len(body.events) > SEARCH_EVENTS_MAX:
+        raise Forbidden(
+            f"a search key posts at most {SEARCH_EVENTS_MAX} events at once; "
+            "bulk writes need an ingest key"
+        )
     stored, duplicates = engine_of(request).add_events(body.events)
     request.app.state.metrics.events_ingested.labels("http").inc(stored)
     request.app.state.metrics.events_duplicate.labels("http").inc(duplicates)
     return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates)
-
-
-@router.delete(
-    "/users/{user_id}", response_model=UserDeleted, responses=ERROR_RESPONSES, tags=["privacy"]
-)
-def delete_user(request: Request, user_id: Annotated[str, Path(max_length=256)]) -> UserDeleted:
-    """Forget a user: their events and live state are deleted."""
-    return UserDeleted(events_deleted=engine_of(request).delete_user(user_id))

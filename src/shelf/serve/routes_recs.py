@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from shelf.errors import ServiceUnavailable
 from shelf.recommend.service import RecList, RecommendService
+from shelf.serve.auth import Caller, Gate
 from shelf.serve.live import caught_up
 from shelf.serve.schemas import ERROR_RESPONSES
+from shelf.serve.shoppers import SHOPPER_TOKEN_HEADER
 
 router = APIRouter(tags=["recommendations"])
 
@@ -82,7 +84,9 @@ async def user_recommendations(
     category: Annotated[str | None, Query(max_length=256)] = None,
     include_bought: bool = False,
 ) -> Response:
-    """Personal recommendations (already bought items excluded unless asked)."""
+    """Personal recommendations (already bought items excluded unless asked). Reasons that
+    name the shopper's own history need an admin key or the shopper's token
+    (``X-Shopper-Token``); with a bare id they say only that the item was picked for them."""
     service = service_of(request)
     engine = await caught_up(request)
     # The models know users by their pseudonym, as the store does.
@@ -93,6 +97,11 @@ async def user_recommendations(
         category=category,
         include_bought=include_bought,
     )
+    gate: Gate | None = getattr(request.app.state, "gate", None)
+    caller: Caller | None = getattr(request.state, "caller", None)
+    token = request.headers.get(SHOPPER_TOKEN_HEADER)
+    if gate is None or caller is None or not gate.speaks_for(caller, user_id, token):
+        answer = answer.without_history()  # a bare id: nothing that names their history
     return _respond(service, answer)
 
 

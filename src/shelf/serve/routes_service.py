@@ -18,9 +18,10 @@ def engine_of(request: Request) -> Engine:
 
 
 @router.get("/health", response_model=Health, tags=["service"])
-def health() -> Health:
-    """Liveness: the service is up."""
-    return Health(status="ok", version=__version__)
+def health(request: Request) -> Health:
+    """Liveness: the service is up, and whether it needs API keys."""
+    gate = request.app.state.gate
+    return Health(status="ok", version=__version__, access="open" if gate.open else "keys")
 
 
 @router.get("/stats", response_model=Stats, tags=["service"])

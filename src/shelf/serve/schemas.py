@@ -49,6 +49,9 @@ class ItemPageOut(Ack):
 class Health(Ack):
     status: str
     version: str
+    access: str = Field(
+        description="'keys' (routes need API keys) or 'open' (no key yet: loopback only)."
+    )
 
 
 class Stats(Ack):
@@ -79,5 +82,5 @@ class ErrorEnvelope(BaseModel):
 
 # The error statuses every route may answer, all with the envelope.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 404, 413, 422, 500, 503)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 413, 422, 429, 500, 503)
 }

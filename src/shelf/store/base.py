@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from shelf.catalog import Item
+
+if TYPE_CHECKING:
+    from shelf.store.access import AccessTables
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class Store(Protocol):
     """What every backend provides. ``conn`` lets a caller group calls in one transaction."""
 
     url: str
+    access: AccessTables  # API keys and erasures
 
     @property
     def tails_by_id(self) -> bool:

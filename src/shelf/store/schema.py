@@ -75,6 +75,30 @@ meta_table = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+api_keys_table = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("prefix", sa.String(64), nullable=False, unique=True),  # shown; not secret
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 of the whole key, hex
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger),
+    sa.Column("revoked_ms", sa.BigInteger),
+)
+
+# One row per erased user, kept for good: the tombstone that keeps the pseudonym from coming
+# back, and the erasure's progress through the models.
+erasures_table = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("user_key", sa.String(64), primary_key=True),
+    sa.Column("requested_ms", sa.BigInteger, nullable=False),
+    sa.Column("retrain_by_ms", sa.BigInteger, nullable=False),
+    sa.Column("completed_ms", sa.BigInteger),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),  # JSON: what was erased where
+)
+
 EVENT_FIELDS = (
     "dedup_key",
     "event_id",

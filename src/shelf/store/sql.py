@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shelf.catalog import Item, split_category_path
 from shelf.errors import StoreError
+from shelf.store.access import AccessTables
 from shelf.store.base import EventColumns, ItemPage, StoredEvent
 from shelf.store.postgres import copy_events
 from shelf.store.schema import (
@@ -75,6 +76,7 @@ class SQLStore:
             if not uri:
                 self._writer = WriterLock(Path(f"{database}-writer.lock"))
         self._insert_users_sql, self._insert_events_sql = insert_sql(self.dialect)
+        self.access = AccessTables(self.engine, self.transaction)
 
     @property
     def tails_by_id(self) -> bool:

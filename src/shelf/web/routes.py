@@ -19,7 +19,15 @@ static = StaticFiles(directory=str(HERE / "static"))
 
 
 def _page(request: Request, name: str, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context)
+    page_key = request.app.state.engine.settings.page_key
+    return templates.TemplateResponse(request, name, {"page_key": page_key, **context})
+
+
+def login_page(request: Request, message: str, status_code: int) -> HTMLResponse:
+    """The sign-in form an admin page answers with when its caller has no admin key."""
+    response = _page(request, "login.html", message=message, next=request.url.path, twin="/health")
+    response.status_code = status_code
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)

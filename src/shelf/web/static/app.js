@@ -23,8 +23,14 @@ const shelf = (() => {
     });
   }
 
-  async function api(path, options) {
-    const response = await fetch(path, options);
+  // The page's search-scope key (safe to embed): every API call carries it. An admin signed in
+  // through the login form also has an HttpOnly cookie, which wins on reads.
+  const pageKey = document.querySelector('meta[name="shelf-key"]')?.content;
+
+  async function api(path, options = {}) {
+    const headers = {...(options.headers || {})};
+    if (pageKey && document.body.dataset.page !== "admin") headers.authorization = `Bearer ${pageKey}`;
+    const response = await fetch(path, {...options, headers});
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       const message = body.error ? body.error.message : response.statusText;
@@ -211,5 +217,27 @@ const shelf = (() => {
     $("#plots").innerHTML = found.map(([name, m]) => barChart(name, m)).join("") || '<p class="muted">No evaluated model yet.</p>';
   }
 
+  // -- sign in (admin pages) ------------------------------------------------------------
+  function loginPage() {
+    const form = $("#login");
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await api("/session", {method: "POST", headers: {"content-type": "application/json"},
+                               body: JSON.stringify({key: $("#key").value})});
+        const next = form.dataset.next || "/admin";
+        location.href = next.startsWith("/") && !next.startsWith("//") ? next : "/admin";
+      } catch (error) {
+        $("#login-status").textContent = error.message;
+      }
+    });
+  }
+
+  const pages = {search: searchPage, product: () => productPage(document.body.dataset.itemId),
+                 "for-you": forYouPage, admin: adminPage, login: loginPage};
+  document.addEventListener("DOMContentLoaded", () => {
+    const start = pages[document.body.dataset.page];
+    if (start) start();
+  });
   return {searchPage, productPage, forYouPage, adminPage, postEvent, shopper};
 })();
