@@ -20,6 +20,7 @@ from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.data import Interactions, SequenceData, sequences_from_interactions
 from shelf.recommend.popularity import Trending
 from shelf.recommend.registry import build, load
+from shelf.recommend.service import RecommendService
 from shelf.synthetic import generate_behaviour, generate_catalog
 
 from .conftest import cycle_sequences
@@ -369,3 +370,58 @@ def test_items_added_after_the_fit_are_kept_when_forgetting(
     grown.items = [*data.items, "brand-new"]
     grown.item_index = {item: i for i, item in enumerate(grown.items)}
     assert_same(learned(model, "cooc"), learned(build("cooc").fit(grown), "cooc"))
+
+
+def service_on(data: SequenceData, personal: Recommender) -> RecommendService:
+    cooc, trending = ItemCooccurrence().fit(data), Trending().fit(data)
+    bought = {data.users[0]: [data.items[int(data.sequences[0][0])]]}
+    return RecommendService(personal, cooc, trending, bought=bought)
+
+
+def test_the_service_erases_a_user_from_every_model(datasets: dict[str, SequenceData]) -> None:
+    data = datasets["shop"]
+    user = data.users[0]
+    service = service_on(data, build("cooc").fit(data))
+    service.record_event(user, data.items[3], "purchase")
+    assert service.for_you(user, 5).source == "personal" and service.bought_items(user)
+    assert service.erase_user(user) is False  # every model forgot exactly: no retrain due
+    assert service.history(user) == [] and not service.bought_items(user)
+    assert not service.has_live(user)
+    assert service.for_you(user, 5).source in {"trending", "popular"}
+    for model in (service.personal, service.cooc, service.trending_model):
+        assert user not in model.user_index_
+    refit = ItemCooccurrence().fit(without(data, [user]))
+    assert_same(learned(service.cooc, "cooc"), learned(refit, "cooc"))
+    assert service.erase_user("nobody-we-know") is False
+
+
+def test_the_service_asks_for_a_retrain_when_a_model_cannot_forget_exactly(
+    datasets: dict[str, SequenceData],
+) -> None:
+    data = datasets["cycle"]
+    service = service_on(data, build("sasrec", **SASREC).fit(data))
+    assert service.forget_user(data.users[1]) is True  # the store path erases too
+    assert data.users[1] not in service.personal.user_index_
+    assert service.erase_user("nobody-we-know") is False  # SASRec never learned from them
+
+
+def test_live_state_is_bounded(
+    datasets: dict[str, SequenceData], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shelf.recommend import service as module
+
+    monkeypatch.setattr(module, "MAX_LIVE_USERS", 3)
+    data = datasets["cycle"]
+    service = service_on(data, build("pop").fit(data))
+    for k in range(5):
+        for _ in range(module.MAX_LIVE + 5):
+            service.record_event(f"visitor-{k}", data.items[k])
+    assert [service.has_live(f"visitor-{k}") for k in range(5)] == [False] * 2 + [True] * 3
+    assert len(service.history("visitor-4")) == module.MAX_LIVE
+    service.record_event("visitor-2", data.items[0])  # now the most recent
+    service.record_event("visitor-5", data.items[0])
+    assert not service.has_live("visitor-3") and service.has_live("visitor-2")
+    fresh = service_on(data, build("pop").fit(data))
+    fresh.carry_live_state(service)
+    fresh.record_event("visitor-6", data.items[0])  # drops the least recent carried over
+    assert [fresh.has_live(f"visitor-{k}") for k in (4, 2, 5, 6)] == [False, True, True, True]
