@@ -51,3 +51,15 @@ def test_keep_newest_deletes_the_oldest_files(tmp_path: Path) -> None:
         "other.txt",
     ]
     assert keep_newest(tmp_path, "hnsw-*.faiss", 5) == []
+
+
+def test_pop_contains_and_items_leave_the_order_alone() -> None:
+    cache: LRU[str, int] = LRU(3)
+    for k, key in enumerate("abc"):
+        cache.put(key, k)
+    assert "a" in cache and "z" not in cache  # a look, not a use: "a" stays the oldest
+    assert [k for k, _ in cache.items()] == ["a", "b", "c"]
+    assert cache.pop("b") == 1 and cache.pop("b") is None and len(cache) == 2
+    cache.put("d", 3)
+    cache.put("e", 4)
+    assert [k for k, _ in cache.items()] == ["c", "d", "e"]

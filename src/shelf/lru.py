@@ -1,11 +1,11 @@
 """A bounded, thread-safe least-recently-used map, shared by the caches that serve requests
-(query vectors, search responses)."""
+(query vectors, search responses) and the recommendation service's live per-user state."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -28,6 +28,22 @@ class LRU(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is held (not a use: its recency does not change)."""
+        with self._lock:
+            return key in self._entries
+
+    def pop(self, key: K) -> V | None:
+        """Remove ``key``; its value, or None when absent."""
+        with self._lock:
+            return self._entries.pop(key, None)
+
+    def items(self) -> Iterator[tuple[K, V]]:
+        """A snapshot of the entries, least recently used first."""
+        with self._lock:
+            snapshot = list(self._entries.items())
+        return iter(snapshot)
 
     def get(self, key: K) -> V | None:
         with self._lock:

@@ -191,9 +191,13 @@ class Engine:
             recs.record_event(user_key, item_id, event_type)
 
     def _forget_live_user(self, user_key: str) -> None:
+        """Erase the user from the served recommenders (live state and models)."""
         recs = self.recs
-        if recs is not None:
-            recs.forget_user(user_key)
+        if recs is not None and recs.forget_user(user_key):
+            log.info(
+                "a user was erased from %s; its personal model forgets only by retraining",
+                recs.version,
+            )
 
     # -- live state shared through the store (see shelf.engine.tail) -------------------------
     def sync_live(self) -> int:
@@ -214,7 +218,8 @@ class Engine:
         return self.tail.sync_items(force=force)
 
     def delete_user(self, user_id: str) -> int:
-        """Forget a user everywhere: stored events and live state. Returns events deleted."""
+        """Forget a user everywhere: stored events, live state and what the served models
+        hold of them (exactly for the counts models). Returns events deleted."""
         key = self.user_key(user_id)
         deleted = self.store.delete_user(key)
         self._forget_live_user(key)

@@ -12,7 +12,13 @@ Estimator rules (scikit-learn's): ``__init__`` stores its keyword hyperparameter
 attributes of the same names (:meth:`Recommender.get_params` reads them from the signature);
 ``fit`` changes none of them and sets learned state in attributes ending in ``_``; item text
 comes in through ``fit``'s data (:attr:`SequenceData.item_text`); what a model can do is
-declared on its class (``needs_item_text``, ``can_add_items``).
+declared on its class (``needs_item_text``, ``can_add_items``, ``forgets_exactly``).
+
+Erasure (GDPR Art. 17): :meth:`Recommender.forget_users` drops the users' stored histories
+(they are then served as unknown users) and lets the model subtract what it learned from them.
+A model with ``forgets_exactly`` is then in the state a fit without those users reaches (the
+counts models, :mod:`shelf.recommend.counts`); the others (trained weights) need a retrain.
+An erased user's id is blanked (:data:`ERASED`) in ``users_``, so other users keep their index.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from shelf.errors import NotFittedError, NotFoundError
 from shelf.recommend.data import SequenceData
 
 FORMAT_VERSION = 1
+ERASED = ""  # what an erased user's id becomes in ``users_`` (and in a saved vocabulary)
 
 
 class Results(NamedTuple):
@@ -73,6 +80,20 @@ def mask_rows(scores: np.ndarray, rows: Sequence[np.ndarray]) -> None:
     scores[row_idx, col_idx] = -np.inf
 
 
+def pack(ragged: Sequence[np.ndarray], dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged arrays as (lengths, concatenation), for ``.npy`` files."""
+    lengths = np.array([len(r) for r in ragged], dtype=np.int64)
+    flat = np.concatenate(ragged).astype(dtype) if len(ragged) else np.zeros(0, dtype)
+    return lengths, flat
+
+
+def unpack(lengths: np.ndarray, flat: np.ndarray) -> list[np.ndarray]:
+    """The ragged arrays :func:`pack` wrote."""
+    if len(lengths) == 0:
+        return []
+    return list(np.split(flat, np.cumsum(lengths)[:-1]))
+
+
 class Recommender:
     """Base class: vocabulary, stored histories, ranking, filters and persistence.
 
@@ -83,6 +104,8 @@ class Recommender:
     name: ClassVar[str] = "base"
     needs_item_text: ClassVar[bool] = False  # fit reads SequenceData.item_text
     can_add_items: ClassVar[bool] = False  # add_items registers new items without a refit
+    # after forget_users, the learned state equals a fit without those users (no retrain)
+    forgets_exactly: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters: every keyword argument of ``__init__`` (and of the parents'
@@ -136,6 +159,32 @@ class Recommender:
     def n_items(self) -> int:
         self._check_fitted()
         return len(self.items_)
+
+    # ---- erasure ------------------------------------------------------------------------
+    def forget_users(self, user_ids: Sequence[str]) -> list[str]:
+        """Erase users: their stored histories leave serving (``recommend`` then treats them
+        as unknown users), their ids are blanked, the item counts lose their events, and the
+        model subtracts what it learned from them (exactly where :attr:`forgets_exactly`;
+        otherwise a retrain without them is still due). Returns the ids that were known."""
+        self._check_fitted()
+        known = [u for u in dict.fromkeys(user_ids) if u in self.user_index_]
+        if not known:
+            return []
+        users = np.array([self.user_index_[u] for u in known], dtype=np.int64)
+        self._forget(users)
+        gone = [self.histories_[u] for u in users]
+        flat = np.concatenate(gone) if gone else np.zeros(0, np.int64)
+        counts = np.bincount(flat, minlength=len(self.item_counts_))
+        self.item_counts_ = (self.item_counts_ - counts).astype(self.item_counts_.dtype)
+        for user, u in zip(known, users, strict=True):
+            self.histories_[u] = np.zeros(0, dtype=np.int64)
+            self.users_[u] = ERASED
+            del self.user_index_[user]
+        return known
+
+    def _forget(self, users: np.ndarray) -> None:
+        """Subtract what was learned from these users (indices); by default nothing."""
+        del users
 
     # ---- scoring -------------------------------------------------------------------------
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
@@ -257,8 +306,7 @@ class Recommender:
         self._check_fitted()
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
-        lengths = np.array([len(h) for h in self.histories_], dtype=np.int64)
-        flat = np.concatenate(self.histories_) if self.histories_ else np.zeros(0, np.int64)
+        lengths, flat = pack(self.histories_, np.int64)
         arrays = {
             "history_lengths": lengths,
             "history_items": flat,
@@ -286,11 +334,8 @@ class Recommender:
         self.items_ = list(vocab["items"])
         self.users_ = list(vocab["users"])
         self.item_index_ = {item: i for i, item in enumerate(self.items_)}
-        self.user_index_ = {user: u for u, user in enumerate(self.users_)}
-        bounds = np.cumsum(arrays["history_lengths"])[:-1]
-        self.histories_ = list(np.split(arrays["history_items"], bounds))
-        if not self.users_:
-            self.histories_ = []
+        self.user_index_ = {user: u for u, user in enumerate(self.users_) if user != ERASED}
+        self.histories_ = unpack(arrays["history_lengths"], arrays["history_items"])
         self.item_counts_ = arrays["item_counts"]
         self.train_seconds_ = train_seconds
         prefix = "model_"

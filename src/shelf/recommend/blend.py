@@ -4,6 +4,10 @@ Each part's scores are standardised per row (zero mean, unit variance over the c
 weights compare like with like; the final score is ``sum_k w_k * z_k``. The first part has
 weight 1; the others' weights are chosen from a grid by validation NDCG@10 (greedy, one part at
 a time). Parts are saved as sub-artifacts under ``parts/``.
+
+Erasure reaches every part. The blend forgets exactly when every part does and its weights
+were not tuned on the users' validation targets (tuned weights are learned from users too: a
+fit without a user could pick others).
 """
 
 from __future__ import annotations
@@ -64,6 +68,21 @@ class Blend(Recommender):
         """Whether every part can register new items without retraining."""
         return bool(self.models) and all(m.can_add_items for m in self.models)
 
+    @property
+    def forgets_exactly(self) -> bool:  # type: ignore[override]
+        """Whether every part forgets exactly and the weights were given, not tuned."""
+        tuned = getattr(self, "tuned_", self.weights is None)
+        return bool(self.models) and all(m.forgets_exactly for m in self.models) and not tuned
+
+    def forget_users(self, user_ids: Sequence[str]) -> list[str]:
+        """Erase the users from every part and from the blend's own histories; returns the
+        ids known to the blend or to any part."""
+        known = set()
+        for model in self.models:
+            known.update(model.forget_users(user_ids))
+        known.update(super().forget_users(user_ids))
+        return [u for u in dict.fromkeys(user_ids) if u in known]
+
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         if not self.models:
             raise ValueError("a blend needs its part models: build it with registry.build")
@@ -71,10 +90,12 @@ class Blend(Recommender):
             if not model.is_fitted:
                 model.fit(data, validation)
         weights = [1.0] + [0.0] * (len(self.models) - 1)
+        self.tuned_ = False
         if self.weights is not None:
             weights = list(self.weights)
         elif validation is not None and len(validation.targets):
             weights = self._tune(validation)
+            self.tuned_ = True
         self.weights_ = np.array(weights, dtype=np.float32)
 
     def _tune(self, validation: Validation) -> list[float]:
@@ -122,10 +143,12 @@ class Blend(Recommender):
         return self.models[0].item_vectors()
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
+        return {"weights": self.weights_, "tuned": np.array([self.tuned_])}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.weights_ = arrays["weights"]
+        # artifacts from before erasure did not say: tuned unless weights were given
+        self.tuned_ = bool(arrays["tuned"][0]) if "tuned" in arrays else self.weights is None
 
     def save(self, path: str | Path) -> Path:
         root = super().save(path)

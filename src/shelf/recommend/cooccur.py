@@ -1,16 +1,22 @@
 """Item-to-item models: co-occurrence ("similar items") and frequently-bought-together (lift).
 
-*Similar items*: pairs of items in the same user's sequence within ``window`` positions count
-``1 / distance`` each; the matrix is normalised as ``C_ij / (sqrt(n_i n_j) + shrink)``
-(item-based CF, Sarwar et al., WWW 2001; Linden et al., IEEE Internet Computing 2003), and the
-later item of a pair gets ``forward`` times the weight of the earlier one, so "what comes next"
-ranks first.
+*Similar items*: ``D_d[i, j]`` counts how often item ``i`` comes ``d`` positions before item
+``j`` in one user's sequence (``d = 1..window``); the weighted matrix is
+``W = Σ_d (forward · D_d + D_dᵀ) / d`` (the later item of a pair gets ``forward`` times the
+weight of the earlier one, so "what comes next" ranks first), normalised as
+``W_ij / (sqrt(n_i n_j) + shrink)`` (item-based CF, Sarwar et al., WWW 2001; Linden et al.,
+IEEE Internet Computing 2003).
 A history is scored as the recency-weighted sum of its items' rows (``decay`` per step back).
 
 *Frequently bought together*: within baskets (sessions) of purchases, lift
 ``P(i, j) / (P(i) P(j)) = N_ij * N / (N_i * N_j)`` (Agrawal et al., SIGMOD 1993) with a minimum
-support ``min_support``; without purchase data, adjacent items of a sequence form the baskets.
+support ``min_support``; when no purchase basket holds two different items (or there is no
+purchase data), adjacent items of a sequence form the baskets.
 Only the ``top`` strongest neighbours per item are kept, as CSR arrays.
+
+The model keeps the integer counts (``D_d``, ``n``, ``N_ij``, ``N_i``, ``N``) and each user's
+training records, and derives both matrices from the counts
+(:mod:`shelf.recommend.counts`), so :meth:`forget_users` is exact.
 """
 
 from __future__ import annotations
@@ -20,101 +26,30 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from shelf.recommend.base import Recommender, Results, Validation
+from shelf.recommend.base import Results
+from shelf.recommend.counts import (
+    BasketCounts,
+    CountsRecommender,
+    UserRecords,
+    adjacent_baskets,
+    csr_arrays,
+    csr_from,
+    distance_pairs,
+    distance_weighted,
+    item_counts,
+    lift,
+    prune_rows,
+    purchase_baskets,
+    shrunk_cosine,
+    subtract,
+    subtract_vector,
+)
 from shelf.recommend.data import SequenceData
 
-
-def prune_rows(matrix: sp.csr_matrix, top: int) -> sp.csr_matrix:
-    """Keep the ``top`` largest entries of each row."""
-    matrix = matrix.tocsr()
-    rows, cols, vals = [], [], []
-    for r in range(matrix.shape[0]):
-        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-        if hi == lo:
-            continue
-        data = matrix.data[lo:hi]
-        keep = np.argsort(-data, kind="stable")[:top]
-        rows.append(np.full(len(keep), r))
-        cols.append(matrix.indices[lo:hi][keep])
-        vals.append(data[keep])
-    if not rows:
-        return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=matrix.shape,
-        dtype=np.float32,
-    )
+BASKET_SOURCES = ("purchases", "adjacent")
 
 
-def cooccurrence(
-    sequences: Sequence[np.ndarray], n_items: int, window: int, forward: float
-) -> sp.csr_matrix:
-    """Directed co-occurrence counts weighted ``1/distance`` (row = earlier or later item)."""
-    rows, cols, vals = [], [], []
-    for seq in sequences:
-        for d in range(1, min(window, len(seq) - 1) + 1):
-            a, b = seq[:-d], seq[d:]
-            rows += [a, b]
-            cols += [b, a]
-            w = np.full(len(a), 1.0 / d)
-            vals += [w * forward, w]
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    matrix = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_items, n_items),
-        dtype=np.float64,
-    )
-    matrix.setdiag(0)
-    matrix.eliminate_zeros()
-    return matrix
-
-
-def basket_lift(baskets: Sequence[np.ndarray], n_items: int, min_support: int) -> sp.csr_matrix:
-    """Lift of item pairs over baskets (each basket = a set of item indices)."""
-    rows, cols = [], []
-    item_counts = np.zeros(n_items, dtype=np.float64)
-    n_baskets = 0
-    for basket in baskets:
-        items = np.unique(basket)
-        if len(items) == 0:
-            continue
-        n_baskets += 1
-        item_counts[items] += 1
-        if len(items) < 2:
-            continue
-        a, b = np.meshgrid(items, items, indexing="ij")
-        off = a != b
-        rows.append(a[off])
-        cols.append(b[off])
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    pairs = sp.csr_matrix(
-        (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_items, n_items),
-    )
-    pairs.sum_duplicates()
-    pairs.data[pairs.data < min_support] = 0
-    pairs.eliminate_zeros()
-    coo = pairs.tocoo()
-    lift = coo.data * n_baskets / (item_counts[coo.row] * item_counts[coo.col])
-    return sp.csr_matrix((lift, (coo.row, coo.col)), shape=(n_items, n_items))
-
-
-def baskets_of(data: SequenceData) -> list[np.ndarray]:
-    """Purchase baskets (same basket key, purchases only) or, lacking them, adjacent pairs."""
-    if data.baskets is not None and data.purchased is not None:
-        out = []
-        for seq, keys, bought in zip(data.sequences, data.baskets, data.purchased, strict=True):
-            seq, keys = seq[bought], keys[bought]
-            for key in np.unique(keys):
-                out.append(seq[keys == key])
-        if any(len(b) > 1 for b in out):
-            return out
-    return [seq[i : i + 2] for seq in data.sequences for i in range(max(len(seq) - 1, 0))]
-
-
-class ItemCooccurrence(Recommender):
+class ItemCooccurrence(CountsRecommender):
     """Item-item co-occurrence recommender, with :meth:`bought_together` (lift)."""
 
     name = "cooc"
@@ -137,14 +72,50 @@ class ItemCooccurrence(Recommender):
         self.min_support = min_support
         self.shrink = shrink
 
-    def _fit(self, data: SequenceData, validation: Validation | None) -> None:
-        counts = cooccurrence(data.sequences, data.n_items, self.window, self.forward).tocoo()
-        n = self.item_counts_.astype(np.float64)
-        sim = counts.data / (np.sqrt(n[counts.row] * n[counts.col]) + self.shrink)
-        matrix = sp.csr_matrix((sim, (counts.row, counts.col)), shape=counts.shape)
-        self.similar_ = prune_rows(matrix, self.top)
-        lift = basket_lift(baskets_of(data), data.n_items, self.min_support)
-        self.together_ = prune_rows(lift, self.top)
+    # ---- counts -------------------------------------------------------------------------
+    def _records(self, data: SequenceData) -> UserRecords:
+        records = super()._records(data)
+        if data.baskets is not None and data.purchased is not None:
+            records.baskets = [np.asarray(b, np.int64) for b in data.baskets]
+            records.purchased = [np.asarray(p, bool) for p in data.purchased]
+        return records
+
+    def _count(self, records: UserRecords) -> None:
+        if self.window < 1:
+            raise ValueError(f"cooc needs window >= 1, got {self.window}")
+        self.pair_counts_ = distance_pairs(records.sequences, self.n_items, self.window)
+        self.occurrences_ = item_counts(records.sequences, self.n_items)
+        self.basket_source_ = "adjacent"
+        if records.baskets is not None:
+            baskets = purchase_baskets(records, self.n_items)
+            if baskets.pairs.nnz:
+                self.basket_source_ = "purchases"
+                self.baskets_ = baskets
+                return
+        self.baskets_ = adjacent_baskets(records.sequences, self.n_items)
+
+    def _uncount(self, records: UserRecords) -> None:
+        gone = distance_pairs(records.sequences, self.n_items, self.window)
+        self.pair_counts_ = [subtract(c, g) for c, g in zip(self.pair_counts_, gone, strict=True)]
+        self.occurrences_ = subtract_vector(
+            self.occurrences_, item_counts(records.sequences, self.n_items)
+        )
+        if self.basket_source_ == "adjacent":
+            self.baskets_ = self.baskets_ - adjacent_baskets(records.sequences, self.n_items)
+            return
+        self.baskets_ = self.baskets_ - purchase_baskets(records, self.n_items)
+        if not self.baskets_.pairs.nnz:
+            # No co-purchase left: fall back as a fit would, counting the adjacent pairs of
+            # the records left (those of the forgotten users are already dropped).
+            self.basket_source_ = "adjacent"
+            self.baskets_ = adjacent_baskets(self.records_.sequences, self.n_items)
+
+    def _derive(self) -> None:
+        weighted = distance_weighted(self.pair_counts_, self.forward)
+        self.similar_ = prune_rows(
+            shrunk_cosine(weighted, self.occurrences_, self.shrink), self.top
+        )
+        self.together_ = prune_rows(lift(self.baskets_, self.min_support), self.top)
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
@@ -203,24 +174,44 @@ class ItemCooccurrence(Recommender):
         for item in new:
             self.item_index_[item] = len(self.items_)
             self.items_.append(item)
-        n = len(self.items_)
-        self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new), np.int64)])
-        self.similar_.resize((n, n))
-        self.together_.resize((n, n))
+        n, grow = len(self.items_), np.zeros(len(new), np.int64)
+        self.item_counts_ = np.concatenate([self.item_counts_, grow])
+        self.occurrences_ = np.concatenate([self.occurrences_, grow])
+        self.baskets_ = BasketCounts(
+            resized(self.baskets_.pairs, n),
+            np.concatenate([self.baskets_.items, grow]),
+            self.baskets_.n,
+        )
+        self.pair_counts_ = [resized(c, n) for c in self.pair_counts_]
+        self.similar_ = resized(self.similar_, n)
+        self.together_ = resized(self.together_, n)
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        for name, m in (("similar", self.similar_), ("together", self.together_)):
-            out[f"{name}_indptr"] = m.indptr
-            out[f"{name}_indices"] = m.indices
-            out[f"{name}_data"] = m.data.astype(np.float32)
+    counts_key = "occurrences"
+
+    def _count_arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "occurrences": self.occurrences_,
+            "basket_source": np.array([BASKET_SOURCES.index(self.basket_source_)], np.int64),
+            "basket_items": self.baskets_.items,
+            "basket_n": np.array([self.baskets_.n], np.int64),
+            **csr_arrays("basket_pairs", self.baskets_.pairs),
+        }
+        for d, counts in enumerate(self.pair_counts_, start=1):
+            out.update(csr_arrays(f"pairs_{d}", counts))
         return out
 
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        shape = (len(self.items_), len(self.items_))
-        for name in ("similar", "together"):
-            m = sp.csr_matrix(
-                (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]),
-                shape=shape,
-            )
-            setattr(self, f"{name}_", m)
+    def _restore_counts(self, arrays: dict[str, np.ndarray]) -> None:
+        n = len(self.items_)
+        self.occurrences_ = arrays["occurrences"]
+        self.basket_source_ = BASKET_SOURCES[int(arrays["basket_source"][0])]
+        pairs = csr_from(arrays, "basket_pairs", n)
+        self.baskets_ = BasketCounts(pairs, arrays["basket_items"], int(arrays["basket_n"][0]))
+        self.pair_counts_ = [csr_from(arrays, f"pairs_{d}", n) for d in range(1, self.window + 1)]
+
+
+def resized(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """``matrix`` grown to ``n x n`` with empty rows and columns (same dtypes, same layout)."""
+    indptr = np.concatenate(
+        [matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1], matrix.indptr.dtype)]
+    )
+    return sp.csr_matrix((matrix.data, matrix.indices, indptr), shape=(n, n))

@@ -44,6 +44,13 @@ class _ImplicitMF(Recommender):
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
 
+    def _forget(self, users: np.ndarray) -> None:
+        """Zero the users' factors; the item factors keep what they learned from them until
+        a retrain (``forgets_exactly`` is False)."""
+        factors = self.user_factors_.copy()
+        factors[users] = 0.0
+        self.user_factors_ = factors
+
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
         vectors = np.zeros((len(histories), self.item_factors_.shape[1]), dtype=np.float32)

@@ -87,6 +87,12 @@ class NCF(Recommender):
                 optim.step()
         self.net_.eval()
 
+    def _forget(self, users: np.ndarray) -> None:
+        """Zero the users' embeddings; the MLP and item embeddings keep what they learned from
+        them until a retrain (``forgets_exactly`` is False)."""
+        with torch.no_grad():
+            self.net_.users.weight[torch.from_numpy(users)] = 0.0
+
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         self._check_fitted()
         n = self.n_items

@@ -92,4 +92,7 @@ def load(path: str | Path) -> Recommender:
         assert isinstance(model, Blend)
         parts = sorted((root / "parts").iterdir(), key=lambda p: int(p.name.split("-")[0]))
         model.with_models([load(p) for p in parts])
-    return model.restore(vocab, arrays, meta.get("train_seconds"))
+    try:
+        return model.restore(vocab, arrays, meta.get("train_seconds"))
+    except ArtifactError as exc:
+        raise ArtifactError(f"{root}: {exc}") from exc

@@ -11,6 +11,12 @@ Every item carries a reason derived from the models: the history item with the s
 co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase lift ("often
 bought with X"), the trending score ("trending in Y") or, for an item without interactions,
 the text-nearest history item ("new, similar to X").
+
+Erasure (:meth:`RecommendService.erase_user`) reaches the models: the user's live events and
+purchases go, and every model forgets the user (:meth:`Recommender.forget_users`); the counts
+models (co-occurrence, trending) exactly, the others until the retrain the answer asks for.
+Live state is held for at most :data:`MAX_LIVE_USERS` users (least recently active dropped
+first), each with at most :data:`MAX_LIVE` events.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 
 from shelf.catalog import Item, recommender_text
 from shelf.errors import NotFoundError
+from shelf.lru import LRU
 from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.popularity import Trending
@@ -34,7 +41,8 @@ from shelf.text.encoder import Encoder, load_encoder
 
 Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
 FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
-MAX_LIVE = 200
+MAX_LIVE = 200  # live events kept per user
+MAX_LIVE_USERS = 100_000  # users with live state held in memory (least recently active go)
 PICKED = "picked for you"  # the reason shown when the caller may not see the history
 
 
@@ -92,7 +100,7 @@ class RecommendService:
         self.categories = {k: list(v) for k, v in (categories or {}).items()}
         self.bought = {k: set(v) for k, v in (bought or {}).items()}
         self.version = version
-        self._live: dict[str, _Live] = {}
+        self._live: LRU[str, _Live] = LRU(MAX_LIVE_USERS)
         self._lock = threading.Lock()
         self._encoder: Encoder | None = None  # made on the first new item
 
@@ -141,7 +149,7 @@ class RecommendService:
         if event_type in {"search", "remove_from_cart"}:
             return
         with self._lock:
-            live = self._live.setdefault(user_id, _Live())
+            live = self._live.get_or_compute(user_id, lambda _: _Live())
             live.history.append(item_id)
             del live.history[:-MAX_LIVE]
             if event_type == "purchase":
@@ -151,21 +159,37 @@ class RecommendService:
         """Take over the live events of the service this one replaces (hot swap), so events
         that arrived after training keep shaping the answers."""
         with previous._lock:
-            live = {k: _Live(list(v.history), set(v.bought)) for k, v in previous._live.items()}
+            live = [(k, _Live(list(v.history), set(v.bought))) for k, v in previous._live.items()]
         with self._lock:
-            self._live.update(live)
+            for key, state in live:  # least recently active first, so the order carries over
+                self._live.put(key, state)
 
     def has_live(self, user_id: str) -> bool:
         """Whether live events of the user are held in memory."""
         with self._lock:
             return user_id in self._live
 
-    def forget_user(self, user_id: str) -> None:
-        """Drop the user's live events and purchases; the trained artifact keeps its history
-        until the next ``shelf train`` (which reads the store, where the user is deleted)."""
+    def erase_user(self, user_key: str) -> bool:
+        """Erase a user (GDPR Art. 17) from what this service holds: live events, purchases,
+        and what the personal, co-occurrence and trending models hold of them (their stored
+        history, and what each model can subtract of what it learned). Returns whether a
+        retrain is still needed: a model that knew the user does not forget exactly."""
         with self._lock:
-            self._live.pop(user_id, None)
-            self.bought.pop(user_id, None)
+            self._live.pop(user_key)
+            self.bought.pop(user_key, None)
+            retrain = False
+            models: list[Recommender] = []
+            for model in (self.personal, self.cooc, self.trending_model):
+                if all(model is not m for m in models):
+                    models.append(model)
+            for model in models:
+                if model.forget_users([user_key]) and not model.forgets_exactly:
+                    retrain = True
+            return retrain
+
+    def forget_user(self, user_id: str) -> bool:
+        """The user is gone from the store: erase them here too (see :meth:`erase_user`)."""
+        return self.erase_user(user_id)
 
     def add_items(
         self,

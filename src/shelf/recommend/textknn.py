@@ -21,6 +21,7 @@ class TextKNN(Recommender):
     name = "textknn"
     needs_item_text = True
     can_add_items = True
+    forgets_exactly = True  # learns from item text only, nothing from users
 
     def __init__(self, *, decay: float = 0.6, window: int = 10) -> None:
         self.decay = decay
