@@ -152,10 +152,14 @@ def test_format_option(data: Path, tmp_path: Path) -> None:
 def test_users_delete(stocked: Path) -> None:
     result = runner.invoke(app, ["--data-dir", str(stocked), "users", "delete", "alice"])
     assert result.exit_code == 0, result.output
-    assert "deleted 2 events of the user" in result.stderr
+    assert "erased: 2 events deleted" in result.stderr
     assert store_counts(stocked) == {"items": 2, "users": 1, "events": 1, "events_view": 1}
     again = runner.invoke(app, ["--data-dir", str(stocked), "users", "delete", "alice"])
-    assert "deleted 0 events" in again.stderr
+    assert "erased: 0 events deleted" in again.stderr
+    listed = runner.invoke(app, ["--data-dir", str(stocked), "erasures", "list"])
+    (erasure,) = json.loads(listed.stdout)
+    assert erasure["completed_ms"] is not None  # no trained model held alice
+    assert "alice" not in listed.stdout
 
 
 def test_stats(stocked: Path) -> None:

@@ -4,9 +4,10 @@ recommend (their indexes, training and evaluation)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from shelf.cli import access, data, recommend, search, serving  # noqa: F401 (each adds commands)
+from shelf.cli import access, data, privacy, recommend, search, serving  # noqa: F401
 from shelf.cli.app import app, console
 from shelf.cli.serving import train_from_store
 from shelf.errors import ShelfError
@@ -15,6 +16,7 @@ __all__ = ["app", "main", "train_from_store"]
 
 
 def main() -> None:
+    os.umask(0o077)  # every file shelf writes (store, keys, artifacts, rejects) is private
     try:
         app()
     except ShelfError as exc:

@@ -20,7 +20,6 @@ from shelf.cli.app import (
     open_engine,
     progress_bar,
     settings_from,
-    users_app,
 )
 
 
@@ -116,15 +115,6 @@ def import_products_cmd(ctx: typer.Context, products: Path) -> None:
         engine.store.upsert_items(items[start : start + 5000])
     engine.close()
     console.print(f"[green]loaded {len(items):,} items[/]")
-
-
-@users_app.command("delete")
-def users_delete(ctx: typer.Context, user_id: str) -> None:
-    """Delete a user's data everywhere (by their raw id; it is pseudonymised first)."""
-    engine = open_engine(settings_from(ctx))
-    deleted = engine.delete_user(user_id)
-    engine.close()
-    console.print(f"deleted {deleted:,} events of the user")
 
 
 @app.command()

@@ -78,10 +78,13 @@ def train(
     overrides: dict[str, Any] = {} if max_epochs is None else {"max_epochs": max_epochs}
     texts = read_item_texts(items) if items is not None else {}
     if sequences is not None:
+        from shelf.ingest.pseudonym import Pseudonymizer
         from shelf.recommend.data import encode_sequences
 
         users, seqs = read_sequences(sequences)
-        data = encode_sequences(users, seqs, list(texts))
+        # the artifact knows users by pseudonym, as the store does: no raw id on disk
+        pseudonym = Pseudonymizer.from_key_file(settings.key_path).pseudonym
+        data = encode_sequences([pseudonym(u) for u in users], seqs, list(texts))
         fingerprint = file_fingerprint(sequences)
     else:
         data, store_texts, fingerprint = training_data_from_store(settings.store_url)

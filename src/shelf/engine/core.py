@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from shelf.engine.tail import StoreTail
 from shelf.errors import NotFoundError
 from shelf.ingest.importer import GroupCommit
 from shelf.ingest.pseudonym import Pseudonymizer
+from shelf.privacy.erasure import erase_now
 from shelf.recommend.personalize import personalize
 from shelf.recommend.service import RecommendService
 from shelf.search.config import SearchConfig
@@ -39,7 +41,8 @@ class Engine:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.data_dir.chmod(0o700)  # the store, the pseudonym key and artifacts live here
         self.store: Store = store if store is not None else open_store(settings.store_url)
         self.pseudonymizer = Pseudonymizer.from_key_file(settings.key_path)
         # events posted at the same time share a commit (see GroupCommit)
@@ -178,11 +181,11 @@ class Engine:
         if self.tail.enabled:
             self.tail.sync_events()  # applies exactly the stored rows, this worker's and others'
         else:
-            for event in events:
-                if event.item_id is not None:
-                    self._record_event(
-                        self.user_key(event.user_id), event.item_id, event.type.value
-                    )
+            keyed = [(self.user_key(e.user_id), e) for e in events if e.item_id is not None]
+            erased = self.store.access.erased([key for key, _e in keyed])  # never stored
+            for key, event in keyed:
+                if key not in erased and event.item_id is not None:
+                    self._record_event(key, event.item_id, event.type.value)
         return stored, duplicates
 
     def _record_event(self, user_key: str, item_id: str, event_type: str) -> None:
@@ -218,12 +221,22 @@ class Engine:
         return self.tail.sync_items(force=force)
 
     def delete_user(self, user_id: str) -> int:
-        """Forget a user everywhere: stored events, live state and what the served models
-        hold of them (exactly for the counts models). Returns events deleted."""
-        key = self.user_key(user_id)
-        deleted = self.store.delete_user(key)
-        self._forget_live_user(key)
-        return deleted
+        """Erase a user everywhere (:mod:`shelf.privacy.erasure`): the store, a tombstone,
+        this process's served models, the rejects files; the trained models by the deadline.
+        Returns the number of events deleted."""
+        detail = erase_now(
+            self.store,
+            self.user_key(user_id),
+            now_ms=int(time.time() * 1000),
+            settings=self.settings,
+            live=self._erase_live,
+        )
+        return int(detail["events_deleted"])
+
+    def _erase_live(self, user_key: str) -> bool:
+        """Erase the user from the served models; whether a retrain is still needed."""
+        recs = self.recs
+        return recs is not None and recs.erase_user(user_key)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {

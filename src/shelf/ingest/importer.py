@@ -9,7 +9,7 @@ written, with their reasons, to a JSON Lines file.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,18 +18,18 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from shelf.catalog import MAX_ID_LENGTH, Event, Item, parse_event, parse_item
 from shelf.errors import ImportRejected, Rejection, ValidationError
 from shelf.formats.records import FileFormat, detect_format, read_records
 from shelf.ingest.pseudonym import Pseudonymizer
+from shelf.ingest.rejects import Rejects, pseudonymised
 from shelf.store.base import Store, StoredEvent
 
 ProgressCallback = Callable[[int], None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
-MAX_REJECTIONS_SHOWN = 20
 
 
 @dataclass
@@ -297,31 +297,11 @@ def _unique(events: Sequence[StoredEvent]) -> list[StoredEvent]:
 Batch = list[tuple[int, Any, dict[str, Any]]]
 
 
-class _Rejects:
-    """Collects rejected rows: a few kept for the error message, all written if asked."""
-
-    def __init__(self, report: ImportReport, handle: IO[str] | None) -> None:
-        self.report = report
-        self.handle = handle
-        self._lock = threading.Lock()  # the parser and the writer thread both reject rows
-
-    def add(self, row: int, error: ValidationError, record: Any = None) -> None:
-        rejection = Rejection(row=row, field=error.field, reason=error.reason)
-        with self._lock:
-            self.report.invalid += 1
-            self.report.rejections.append(rejection)
-            self.report.rejections.sort(key=lambda r: r.row)
-            del self.report.rejections[MAX_REJECTIONS_SHOWN:]
-            if self.handle is not None:
-                entry = {"row": row, "field": error.field, "reason": error.reason, "record": record}
-                self.handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-
-
 def _parsed_batches(
     path: Path,
     fmt: FileFormat,
     parse: Callable[[dict[str, Any]], Any],
-    rejects: _Rejects,
+    rejects: Rejects,
     batch_size: int,
     progress: ProgressCallback | None,
 ) -> Iterator[Batch]:
@@ -351,7 +331,7 @@ def _tally(report: ImportReport, counts: tuple[int, int]) -> None:
     report.duplicates += counts[1]
 
 
-StoreBatch = Callable[[Any, Batch, _Rejects], tuple[int, int]]
+StoreBatch = Callable[[Any, Batch, Rejects], tuple[int, int]]
 
 
 def _run_import(
@@ -365,6 +345,7 @@ def _run_import(
     progress: ProgressCallback | None,
     parse: Callable[[dict[str, Any]], Any],
     store_batch: StoreBatch,
+    scrub: Callable[[Any], Any] = lambda record: record,
 ) -> ImportReport:
     file_format = detect_format(path, fmt)
     if not path.is_file():
@@ -374,10 +355,12 @@ def _run_import(
     with ExitStack() as stack:
         handle = None
         if skip_invalid and rejects_path is not None:
-            rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            handle = stack.enter_context(rejects_path.open("w", encoding="utf-8"))
+            rejects_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(rejects_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # also when the file was there before
+            handle = stack.enter_context(open(descriptor, "w", encoding="utf-8"))
             report.rejects_path = rejects_path
-        rejects = _Rejects(report, handle)
+        rejects = Rejects(report, handle, scrub)
         writer = stack.enter_context(ThreadPoolExecutor(max_workers=1))
         with store.transaction() as conn:
             # Parse batch k+1 while batch k is written: the database driver releases the GIL,
@@ -408,7 +391,7 @@ def import_items(
 ) -> ImportReport:
     """Upsert the items of a CSV, JSONL or Parquet file. Later rows win over earlier ones."""
 
-    def store_batch(conn: Any, batch: Batch, rejects: _Rejects) -> tuple[int, int]:
+    def store_batch(conn: Any, batch: Batch, rejects: Rejects) -> tuple[int, int]:
         if rejects.report.invalid and not skip_invalid:
             return 0, 0
         latest: dict[str, Item] = {}
@@ -453,7 +436,7 @@ def import_events(
             return fast
         return to_stored(parse_event(record), pseudonymizer)
 
-    def store_batch(conn: Any, batch: Batch, rejects: _Rejects) -> tuple[int, int]:
+    def store_batch(conn: Any, batch: Batch, rejects: Rejects) -> tuple[int, int]:
         known = store.existing_item_ids({e.item_id for _, e, _ in batch if e.item_id}, conn)
         valid: list[StoredEvent] = []
         for row, event, record in batch:
@@ -481,4 +464,5 @@ def import_events(
         progress,
         parse,
         store_batch,
+        scrub=lambda record: pseudonymised(record, pseudonymizer),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf import __version__
 from shelf.engine import Engine
+from shelf.privacy.erasure import ErasureRunner
 from shelf.serve import (
     docs,
     errors,
@@ -91,14 +93,21 @@ def _publish_versions(app: FastAPI) -> None:
 
 
 async def _watch_models(app: FastAPI, every: float) -> None:
-    """Background retraining's other half: swap to newly promoted models while serving."""
+    """Background retraining's other half: swap to newly promoted models while serving, and
+    start the retrain an erasure needs before its deadline."""
+    engine: Engine = app.state.engine
+    erasures = ErasureRunner(engine.settings, engine.store)
     while True:
         await asyncio.sleep(every)
         try:
-            if await run_in_threadpool(app.state.engine.reload_recs):
+            if await run_in_threadpool(engine.reload_recs):
                 _publish_versions(app)
         except Exception:  # a bad artifact must not stop the service; it keeps the old one
             log.exception("could not load the newly promoted model; keeping the current one")
+        try:
+            await run_in_threadpool(erasures.check, int(time.time() * 1000))
+        except Exception:  # the next look tries again; the deadline is hours away
+            log.exception("could not start the erasure run")
 
 
 def create_app(engine: Engine, *, owns_engine: bool = False) -> FastAPI:

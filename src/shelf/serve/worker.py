@@ -57,6 +57,7 @@ def ready_to_serve(engine: Engine) -> None:
 
 def app() -> FastAPI:
     """Build one worker's engine and app (called by uvicorn in the worker process)."""
+    os.umask(0o077)  # as the CLI: every file written is private
     serving_threads()
     settings = load_settings()
     engine = Engine(settings)

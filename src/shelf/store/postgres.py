@@ -34,9 +34,13 @@ def copy_events(conn: Connection, users: list[tuple[str, int]], rows: list[tuple
         with cur.copy(f"COPY shelf_events_in ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cur.execute("INSERT INTO users SELECT * FROM shelf_users_in ON CONFLICT DO NOTHING")
+        erased = "NOT EXISTS (SELECT 1 FROM erasures e WHERE e.user_key = s.user_key)"
         cur.execute(
-            f"INSERT INTO events ({columns}) SELECT {columns} FROM shelf_events_in "
+            f"INSERT INTO users SELECT * FROM shelf_users_in s WHERE {erased} "
             "ON CONFLICT DO NOTHING"
+        )
+        cur.execute(
+            f"INSERT INTO events ({columns}) SELECT {columns} FROM shelf_events_in s "
+            f"WHERE {erased} ON CONFLICT DO NOTHING"
         )
         return int(cur.rowcount)

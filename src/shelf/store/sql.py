@@ -328,6 +328,11 @@ class SQLStore:
             conn.execute(users_table.delete().where(users_table.c.user_key == user_key))
         return int(deleted)
 
+    def checkpoint(self) -> None:
+        """SQLite: fold the WAL into the database file and truncate it (after an erasure)."""
+        if self._probe is not None:
+            self._probe.checkpoint()
+
     def counts(self) -> dict[str, int]:
         """Rows of each table, and events by type."""
         with self.engine.connect() as conn:
@@ -358,16 +363,21 @@ def create_engine(url: str) -> Engine:
 
 
 def insert_sql(dialect: str) -> tuple[str, str]:
-    """The driver-level INSERTs of users and events that skip rows already stored (the bulk
-    path: SQLAlchemy's per-row parameter processing costs more than the insert itself)."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    """The driver-level INSERTs of users and events that skip rows already stored and rows of
+    erased users (the tombstones), for SQLite's numbered parameters (the bulk path:
+    SQLAlchemy's per-row parameter processing costs more than the insert itself)."""
+    if dialect != "sqlite":
+        return "", ""  # PostgreSQL takes the COPY path (store/postgres.py)
+    erased = "WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE erasures.user_key = ?{})"
     users = (
-        f"INSERT INTO users (user_key, first_seen_ms) VALUES ({mark}, {mark}) "
+        f"INSERT INTO users (user_key, first_seen_ms) SELECT ?1, ?2 {erased.format(1)} "
         "ON CONFLICT DO NOTHING"
     )
+    marks = ", ".join(f"?{k + 1}" for k in range(len(EVENT_FIELDS)))
+    at = EVENT_FIELDS.index("user_key") + 1
     events = (
-        f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
-        f"VALUES ({', '.join([mark] * len(EVENT_FIELDS))}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) SELECT {marks} {erased.format(at)} "
+        "ON CONFLICT DO NOTHING"
     )
     return users, events
 

@@ -32,6 +32,7 @@ def configure_connection(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute(f"PRAGMA busy_timeout={int(WRITER_WAIT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left behind
     cursor.close()
 
 
@@ -141,6 +142,15 @@ class DataVersionProbe:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read the store's users: {exc}") from exc
         return row is not None
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file and truncate it, so deleted rows linger in
+        neither (with secure_delete, their pages are zeroed)."""
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot checkpoint the store: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
