@@ -231,7 +231,7 @@ def test_demo_loads_a_folder(data: Path, tmp_path: Path) -> None:
         ],
     )
     result = runner.invoke(
-        app, ["--data-dir", str(data), "demo", "--no-serve", "--data", str(folder)]
+        app, ["--data-dir", str(data), "demo", "--no-serve", "--no-deep", "--data", str(folder)]
     )
     assert result.exit_code == 0, result.output
     assert "demo catalog: 2 items, 3 events" in result.stderr
@@ -260,3 +260,33 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("import", "users", "stats", "serve", "demo"):
         assert command in result.stdout
+
+
+def test_synthetic_demo_needs_no_outside_data(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    args = ["--data-dir", str(data), "demo", "--synthetic", "--items", "60", "--no-serve",
+            "--no-deep"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "demo catalog: 60 items" in result.stderr
+    counts = store_counts(data)
+    assert counts["items"] == 60 and counts["events"] > 500
+    keys = json.loads((data / "demo-keys.json").read_text())
+    assert keys["search"].startswith("shelf_search_") and keys["admin"].startswith("shelf_admin_")
+    assert (data / "artifacts" / "recs" / "PROMOTED").exists()  # the fast models, at once
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "demo data already imported" in again.stderr
+    assert store_counts(data)["items"] == 60
+
+
+def test_train_shows_epochs_and_keeps_a_status_file(tmp_path: Path) -> None:
+    data = tmp_path / "t"
+    sequences = tmp_path / "s.txt"
+    sequences.write_text("".join(f"u{u} " + " ".join(str((u + k) % 9) for k in range(6)) + "\n"
+                                 for u in range(30)))  # fmt: skip
+    result = runner.invoke(app, ["--data-dir", str(data), "train", "--sequences", str(sequences),
+                                 "--model", "sasrec", "--max-epochs", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    status = json.loads((data / "training.json").read_text())
+    assert status["state"] == "done" and status["epoch"] == 2 and status["max_epochs"] == 2
+    assert status["model"] == "sasrec" and status["promoted"] is True

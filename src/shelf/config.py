@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         description="A search-scope API key the web page embeds to call the API "
         "(SHELF_PAGE_KEY); `shelf demo` creates one.",
     )
+    page_notice: str | None = Field(
+        default=None,
+        description="A line every page shows at the top (SHELF_PAGE_NOTICE); `shelf demo` says "
+        "there that a synthetic shop's data is made up.",
+    )
     shopper_token_secret: str | None = Field(
         default=None,
         description="The secret a shop's server signs shopper tokens with, so that a "

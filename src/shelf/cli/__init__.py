@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from shelf.cli import access, data, privacy, recommend, search, serving  # noqa: F401
+from shelf.cli import access, data, demo, privacy, recommend, search, serving  # noqa: F401
 from shelf.cli.app import app, console
 from shelf.cli.serving import train_from_store
 from shelf.errors import ShelfError

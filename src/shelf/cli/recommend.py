@@ -4,13 +4,24 @@ USER``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from shelf.cli.app import app, eval_app, say
+from shelf.cli.app import app, console, eval_app, say
 from shelf.config import Settings, load_settings
+from shelf.train.progress import TrainingStatus
 
 
 def _settings(ctx: typer.Context, data_dir: Path | None) -> Settings:
@@ -89,18 +100,68 @@ def train(
     else:
         data, store_texts, fingerprint = training_data_from_store(settings.store_url)
         texts = {**store_texts, **texts}
-    version, promoted, metrics = train_bundle(
-        data,
-        settings.artifacts_dir,
-        model=model,
-        texts=texts,
-        overrides=overrides,
-        data_fingerprint=fingerprint,
-        force=force,
-        log=say,
-    )
+    with training_progress(settings, model, overrides) as on_epoch:
+        version, promoted, metrics = train_bundle(
+            data,
+            settings.artifacts_dir,
+            model=model,
+            texts=texts,
+            overrides=overrides,
+            data_fingerprint=fingerprint,
+            force=force,
+            log=say,
+            on_epoch=on_epoch,
+        )
+        on_epoch.finished(version.name, promoted, metrics)
     state = "promoted" if promoted else "kept (not better than the promoted version)"
     say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
+
+
+class EpochProgress:
+    """A rich progress bar over a training's epochs (validation NDCG and an ETA beside it)
+    that also keeps ``<data dir>/training.json`` current for servers and pages."""
+
+    def __init__(self, status: TrainingStatus, bar: Progress, max_epochs: int | None) -> None:
+        self.status = status
+        self.bar = bar
+        self.max_epochs = max_epochs
+        self.task = bar.add_task("training", total=max_epochs, val="")
+
+    def __call__(self, record: dict[str, float]) -> None:
+        val = record.get("val_ndcg@10")
+        shown = f"val NDCG@10 {val:.4f}" if val is not None else ""
+        self.bar.update(self.task, completed=int(record.get("epoch", 0)), val=shown)
+        self.status.epoch(record, self.max_epochs)
+
+    def finished(self, version: str, promoted: bool, metrics: dict[str, Any]) -> None:
+        self.status.finished(version, promoted, metrics)
+
+
+@contextmanager
+def training_progress(
+    settings: Settings, model: str, overrides: dict[str, Any]
+) -> Iterator[EpochProgress]:
+    """Progress of ``model``'s training on the console and in the status file."""
+    from shelf.train.recs import max_epochs_of
+
+    status = TrainingStatus(settings.data_dir, model)
+    max_epochs = max_epochs_of(model, overrides)
+    status.started(max_epochs)
+    columns = (
+        TextColumn("epoch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[val]}"),
+    )
+    try:
+        with Progress(*columns, console=console, transient=False) as bar:
+            yield EpochProgress(status, bar, max_epochs)
+    except BaseException as exc:
+        status.failed(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 @app.command("recommend")

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shelf.cli.app import app, console, open_engine, progress_bar, settings_from
+from shelf.cli.app import app, console, open_engine, settings_from
 from shelf.config import Settings
 from shelf.engine import Engine
-
-DEMO_DATA = Path("../shared/data/amazon-scientific")
-DEMO_MAX_EPOCHS = 30
-DEMO_MODEL = "sasrec-text+cooc+textknn"
-
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Bind address (SHELF_HOST).")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (SHELF_PORT).")]
@@ -115,59 +109,6 @@ def serve(
         engine.close()
 
 
-@app.command()
-def demo(
-    ctx: typer.Context,
-    data: Annotated[
-        Path, typer.Option(help="Folder with sequences.txt and items.jsonl.")
-    ] = DEMO_DATA,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    serve_it: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Serve after loading.")
-    ] = True,
-) -> None:
-    """Load the Amazon Scientific data set and serve it."""
-    from shelf.ingest.benchmarks import load_sequences_dataset
-
-    sequences, items = data / "sequences.txt", data / "items.jsonl"
-    if not sequences.is_file() or not items.is_file():
-        console.print(
-            f"[red]demo data not found:[/] expected {sequences} and {items}. "
-            "Pass --data PATH to a folder holding both (the Amazon Scientific set)."
-        )
-        raise typer.Exit(2)
-    settings = settings_from(ctx, host=host, port=port)
-    engine = open_engine(settings)
-    with progress_bar("load demo data") as bar:
-        task = bar.add_task("events", total=None, rate="")
-        n_items, n_events = load_sequences_dataset(
-            engine.store,
-            engine.pseudonymizer,
-            sequences,
-            items,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    console.print(f"[green]demo catalog: {n_items:,} items, {n_events:,} events[/]")
-    page_key, admin_key = demo_keys(engine)
-    console.print(f"the page uses a search key; your admin key (for /admin and /docs): {admin_key}")
-    engine.settings = settings = settings.model_copy(update={"page_key": page_key})
-    try:
-        from shelf import artifacts
-        from shelf.engine import RECS_ARTIFACT
-
-        if artifacts.promoted(settings.artifacts_dir, RECS_ARTIFACT) is None:
-            console.print("training the recommenders on the demo events (once)…")
-            # The text-aware blend: best on Scientific, and it recommends new items at once.
-            train_from_store(engine, model=DEMO_MODEL, max_epochs=DEMO_MAX_EPOCHS)
-        console.print("building the search index (embeddings are cached after the first run)…")
-        engine.start_services(show_progress=True)
-        if serve_it:
-            serve_engine(engine, settings)
-    finally:
-        engine.close()
-
-
 def demo_keys(engine: Engine) -> tuple[str, str]:
     """The demo's search key (embedded in its pages) and admin key, made on the first start
     and kept in ``<data dir>/demo-keys.json`` (mode 0600) so later starts print the same."""
@@ -194,7 +135,7 @@ def train_from_store(
     model: str = "sasrec+cooc",
     max_epochs: int | None = None,
     force: bool = False,
-) -> None:
+) -> None:  # used by the demo and the tests: one call, no progress bar
     """Train and promote the recommendation bundle on the engine's stored events."""
     from shelf.train.recs import train_bundle, training_data_from_store
 

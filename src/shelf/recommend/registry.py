@@ -34,6 +34,7 @@ MODELS: dict[str, str] = {
 # Named blends: name -> the parts, each (model name, params).
 PRESETS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "sasrec+cooc": [("sasrec", {}), ("cooc", {})],
+    "cooc+textknn": [("cooc", {}), ("textknn", {})],
     "sasrec-text+textknn": [("sasrec-text", {}), ("textknn", {})],
     "sasrec-text+cooc+textknn": [("sasrec-text", {}), ("cooc", {}), ("textknn", {})],
     "sasrec-text+cooc": [("sasrec-text", {}), ("cooc", {})],

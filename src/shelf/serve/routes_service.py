@@ -8,6 +8,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shelf import __version__
 from shelf.engine import Engine
 from shelf.serve.schemas import Health, Stats
+from shelf.train.progress import read_status
+
+PUBLIC_TRAINING_FIELDS = ("state", "model", "epoch", "max_epochs", "val_ndcg@10", "eta_s",
+                          "elapsed_s", "updated")  # fmt: skip
 
 router = APIRouter()
 
@@ -21,7 +25,17 @@ def engine_of(request: Request) -> Engine:
 def health(request: Request) -> Health:
     """Liveness: the service is up, and whether it needs API keys."""
     gate = request.app.state.gate
-    return Health(status="ok", version=__version__, access="open" if gate.open else "keys")
+    settings = engine_of(request).settings
+    training = read_status(settings.data_dir)
+    if training is not None:
+        training = {k: v for k, v in training.items() if k in PUBLIC_TRAINING_FIELDS}
+    return Health(
+        status="ok",
+        version=__version__,
+        access="open" if gate.open else "keys",
+        training=training,
+        notice=settings.page_notice,
+    )
 
 
 @router.get("/stats", response_model=Stats, tags=["service"])

@@ -52,6 +52,12 @@ class Health(Ack):
     access: str = Field(
         description="'keys' (routes need API keys) or 'open' (no key yet: loopback only)."
     )
+    training: dict[str, Any] | None = Field(
+        default=None,
+        description="The latest model training here: state (training, done, failed), model, "
+        "epoch of max_epochs, validation NDCG@10, ETA in seconds.",
+    )
+    notice: str | None = Field(default=None, description="The shop's notice (SHELF_PAGE_NOTICE).")
 
 
 class Stats(Ack):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -258,6 +259,12 @@ def _export_default(transformer: Any, path: Path) -> None:
     keep_newest(path.parent, "minilm-*-int8.onnx", KEPT_DEFAULT_EXPORTS)
 
 
+def _max_tokens() -> int:
+    """The bundled model's token limit (sentence-transformers' ``max_seq_length``)."""
+    config = json.loads((_minilm_dir() / "sentence_bert_config.json").read_text())
+    return int(config["max_seq_length"])
+
+
 def _default_onnx_path(model_dir: Path) -> Path:
     """The int8 export of the bundled weights, named after their size and mtime so that a new
     package version exports again."""
@@ -316,11 +323,11 @@ class MiniLMEncoder:
         if self.query_backend == "torch":
             return self.encode([text])[0]
         if self._query_model is None:
-            model = self._load()
+            # the torch model loads only when the export is not cached yet
             self._query_model = OnnxQueryModel(
                 _default_onnx_path(self.model_dir or default_model_dir()),
-                make=lambda path: _export_default(model[0].auto_model, path),
-                max_tokens=int(model.max_seq_length),
+                make=lambda path: _export_default(self._load()[0].auto_model, path),
+                max_tokens=_max_tokens(),
             )
         return self._query_model.encode_query(text)
 

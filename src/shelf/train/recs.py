@@ -16,12 +16,13 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shelf import artifacts
 from shelf.catalog import recommender_text
+from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
 from shelf.recommend.data import Interactions, SequenceData, sequences_from_interactions
 from shelf.recommend.holdout import holdout_metrics, split_holdout
@@ -29,6 +30,9 @@ from shelf.recommend.popularity import Trending
 from shelf.recommend.registry import build
 from shelf.recommend.text import item_embeddings
 from shelf.store import open_store
+
+if TYPE_CHECKING:
+    from shelf.recommend.sasrec import SASRec
 
 ARTIFACT_NAME = "recs"
 
@@ -65,11 +69,16 @@ def train_bundle(
     data_fingerprint: str | None = None,
     force: bool = False,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[Path, bool, dict[str, Any]]:
-    """Fit, evaluate and save the bundle; returns (version dir, promoted?, metrics)."""
+    """Fit, evaluate and save the bundle; returns (version dir, promoted?, metrics).
+    ``on_epoch`` hears every epoch of the deep models (epoch, loss, validation NDCG)."""
     say = log or (lambda _m: None)
     start = time.perf_counter()
     personal = build(model, deep_params=overrides)
+    if on_epoch is not None:
+        for part in deep_parts(personal):
+            part.progress = on_epoch
     if personal.needs_item_text:
         text = item_embeddings(data.items, dict(texts or {}))
         data = dataclasses.replace(data, item_text=text)
@@ -110,6 +119,21 @@ def train_bundle(
     )
     promoted = artifacts.promote(root, ARTIFACT_NAME, version, force=force)
     return version, promoted, metrics
+
+
+def deep_parts(model: Recommender) -> list[SASRec]:
+    """The SASRec models in ``model`` (itself, or a blend's parts)."""
+    from shelf.recommend.blend import Blend
+    from shelf.recommend.sasrec import SASRec
+
+    parts = model.models if isinstance(model, Blend) else [model]
+    return [p for p in parts if isinstance(p, SASRec)]
+
+
+def max_epochs_of(model: str, overrides: Mapping[str, Any] | None = None) -> int | None:
+    """The epoch cap of the deep models a model name builds (None when it has none)."""
+    parts = deep_parts(build(model, deep_params=overrides))
+    return max((p.max_epochs for p in parts), default=None)
 
 
 def bought_by_user(data: SequenceData) -> dict[str, list[str]]:

@@ -19,8 +19,9 @@ static = StaticFiles(directory=str(HERE / "static"))
 
 
 def _page(request: Request, name: str, **context: object) -> HTMLResponse:
-    page_key = request.app.state.engine.settings.page_key
-    return templates.TemplateResponse(request, name, {"page_key": page_key, **context})
+    settings = request.app.state.engine.settings
+    shared = {"page_key": settings.page_key, "page_notice": settings.page_notice}
+    return templates.TemplateResponse(request, name, {**shared, **context})
 
 
 def login_page(request: Request, message: str, status_code: int) -> HTMLResponse:

@@ -233,11 +233,28 @@ const shelf = (() => {
     });
   }
 
+  // -- what is still training (every page) -----------------------------------------------
+  async function showTraining() {
+    const box = $("#training");
+    if (!box) return;
+    try {
+      const {training} = await api("/health");
+      if (!training || training.state !== "training") { box.hidden = true; return; }
+      const val = training["val_ndcg@10"] != null ? ` · validation NDCG@10 ${training["val_ndcg@10"].toFixed(4)}` : "";
+      const eta = training.eta_s != null ? ` · about ${Math.max(1, Math.round(training.eta_s / 60))} min left` : "";
+      box.textContent = `Still training ${training.model}: epoch ${training.epoch} of ${training.max_epochs ?? "?"}${val}${eta}. ` +
+        "Answers come from the fast models until it is ready.";
+      box.hidden = false;
+      setTimeout(showTraining, 5000);
+    } catch (error) { box.hidden = true; }
+  }
+
   const pages = {search: searchPage, product: () => productPage(document.body.dataset.itemId),
                  "for-you": forYouPage, admin: adminPage, login: loginPage};
   document.addEventListener("DOMContentLoaded", () => {
     const start = pages[document.body.dataset.page];
     if (start) start();
+    showTraining();
   });
   return {searchPage, productPage, forYouPage, adminPage, postEvent, shopper};
 })();
