@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from shelf.catalog import MAX_ID_LENGTH, Event, Item, parse_event, parse_item
+from shelf.catalog.limits import MAX_EVENT_ID_LENGTH, MAX_SESSION_ID_LENGTH
 from shelf.errors import ImportRejected, Rejection, ValidationError
 from shelf.formats.records import FileFormat, detect_format, read_records
 from shelf.ingest.pseudonym import Pseudonymizer
@@ -105,10 +106,10 @@ def _plain_id(value: object) -> str | None:
     return text
 
 
-def _plain_text(value: object) -> str | None:
+def _plain_text(value: object, max_length: int) -> str | None:
     if type(value) is not str or not value.strip() or not value.isascii() or "\x00" in value:
         return None
-    return value
+    return value if len(value) <= max_length else None
 
 
 def _plain_epoch_ms(value: object) -> int | None:
@@ -138,10 +139,10 @@ def fast_stored_event(record: dict[str, Any], pseudonymizer: Pseudonymizer) -> S
     timestamp_ms = _plain_epoch_ms(record.get("timestamp"))
     if user is None or item is None or timestamp_ms is None:
         return None
-    session = _plain_text(record.get("session_id"))
+    session = _plain_text(record.get("session_id"), MAX_SESSION_ID_LENGTH)
     if session is None and record.get("session_id") is not None:
         return None
-    event_id = _plain_text(record.get("event_id"))
+    event_id = _plain_text(record.get("event_id"), MAX_EVENT_ID_LENGTH)
     if event_id is None and record.get("event_id") is not None:
         return None
     user_key = pseudonymizer.pseudonym(user)
