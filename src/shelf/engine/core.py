@@ -20,7 +20,7 @@ from shelf.catalog import Event, Item
 from shelf.config import Settings
 from shelf.engine.tail import StoreTail
 from shelf.errors import NotFoundError
-from shelf.ingest.importer import GroupCommit
+from shelf.ingest.group_commit import GroupCommit
 from shelf.ingest.pseudonym import Pseudonymizer
 from shelf.recommend.personalize import personalize
 from shelf.recommend.service import RecommendService
