@@ -1,4 +1,5 @@
-"""Bad input that would cost other shoppers: an oversized item refused at the door."""
+"""Bad input that would cost other shoppers: an oversized item refused at the door, facets and
+filters bounded per request, the response cache bounded by bytes."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from shelf.catalog import Item
 from shelf.config import Settings
 from shelf.engine import Engine
+from shelf.errors import ValidationError
+from shelf.search.config import SearchConfig
+from shelf.search.filters import MAX_FACET_GROUPS, MAX_FILTER_VALUES, CatalogColumns, SearchFilters
+from shelf.search.schemas import SearchRequest
 from shelf.search.service import SearchService
 from shelf.serve import create_app
 
-from .conftest import HashingEncoder
+from .conftest import HashingEncoder, ask
 
 
 def answer_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -57,3 +63,82 @@ def test_an_item_with_300000_attributes_is_refused_at_the_door_and_search_goes_o
     after = client.get("/search", params={"q": "drill"})
     assert after.status_code == 200 and answer_of(after.json()) == answer_of(before)
     assert len(after.content) < 20_000
+
+
+# -- finding 4: facets and filters ------------------------------------------------------------
+def test_facets_hold_at_most_the_bounded_groups_most_common_attributes_first() -> None:
+    """Attribute facets could be one per attribute name (here 650): the answer holds at most
+    MAX_FACET_GROUPS, the fixed ones first, then the attributes with the most values."""
+    columns = CatalogColumns()
+    shared = {f"attr{k:03d}": "x" for k in range(50)}  # on every item
+    columns.add(
+        [
+            Item(
+                item_id=str(i),
+                title="t",
+                brand="B",
+                price=5,
+                category=["A", "B"],
+                attributes={**shared, **{f"attr{50 + 50 * i + k:03d}": "y" for k in range(50)}},
+            )
+            for i in range(12)
+        ]
+    )
+    facets = columns.facets(np.arange(12))
+    assert len(facets) == MAX_FACET_GROUPS
+    assert list(facets)[:3] == ["brand", "category.0", "category.1"]
+    assert list(facets)[-2:] == ["available", "price"]
+    shown = [k.removeprefix("attributes.") for k in facets if k.startswith("attributes.")]
+    assert shown == [f"attr{k:03d}" for k in range(15)]  # the shared ones, ties by name
+    assert all(len(values) <= 20 for values in facets.values())
+    assert len(columns.facets(np.arange(12), groups=2)) == 2
+
+
+def test_search_filters_are_bounded_and_the_error_names_the_parameter(
+    shop: tuple[Engine, TestClient],
+) -> None:
+    _engine, client = shop
+    at_bound = [f"B{k}" for k in range(MAX_FILTER_VALUES)]
+    assert client.get("/search", params={"q": "drill", "brand": at_bound}).status_code == 200
+    over = client.get("/search", params={"q": "drill", "brand": [*at_bound, "one more"]})
+    assert over.status_code == 422
+    assert over.json()["error"]["details"][0]["field"] == "brand"
+    assert "at most 50 brands, got 51" in over.json()["error"]["message"]
+    attrs = [f"color:c{k}" for k in range(MAX_FILTER_VALUES + 1)]
+    over = client.get("/search", params={"q": "drill", "attr": attrs})
+    assert over.status_code == 422 and over.json()["error"]["details"][0]["field"] == "attr"
+    too_deep = " > ".join(["c"] * 11)
+    over = client.get("/search", params={"q": "drill", "category": too_deep})
+    assert over.status_code == 422 and over.json()["error"]["details"][0]["field"] == "category"
+    assert client.get("/search", params={"q": "q" * 513}).status_code == 422
+
+
+def test_search_filters_are_bounded_for_library_callers_too() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SearchRequest.checked(
+            query="x", filters={"attributes": {f"a{k}": ["v"] for k in range(51)}}
+        )
+    assert caught.value.field == "filters.attributes"
+    with pytest.raises(ValidationError, match="at most 50 values of 'color'"):
+        SearchRequest.checked(query="x", filters={"attributes": {"color": ["v"] * 51}})
+    SearchFilters(brands=["b"] * 50, attributes={"color": ["v"] * 50})
+
+
+# -- finding 5: the response cache by bytes ---------------------------------------------------
+def test_the_response_cache_is_bounded_by_bytes(items: list[Item]) -> None:
+    config = SearchConfig(k_lexical=50, k_dense=50, response_cache_bytes=4_000)
+    service = SearchService.build(
+        items, config=config, encoder=HashingEncoder(), show_progress=False
+    )
+    queries = ["drill", "door", "sofa", "samsung", "refrigerator", "hinge", "couch", "tv"]
+    weights = []
+    for query in queries:
+        response = ask(service, query)
+        weights.append(len(response.model_dump_json()))
+        stats = service.response_cache_stats()
+        assert stats["bytes"] is not None and stats["bytes"] <= 4_000
+    stats = service.response_cache_stats()
+    assert stats["entries"] < len(queries)  # the entry bound (4096) was not what evicted
+    assert ask(service, queries[-1]).cached  # the newest is kept
+    assert not ask(service, queries[0]).cached  # the oldest went first
+    assert sum(weights) > 4_000 and all(w < 4_000 for w in weights)

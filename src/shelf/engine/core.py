@@ -80,7 +80,10 @@ class Engine:
             return None
         ranker_dir = self.settings.index_dir / "ranker"
         ranker = load_ranker(ranker_dir, compiled=True) if ranker_dir.exists() else None
-        config = SearchConfig(encode_in_parallel=self.settings.encode_in_parallel)
+        config = SearchConfig(
+            encode_in_parallel=self.settings.encode_in_parallel,
+            response_cache_bytes=self.settings.search_response_cache_bytes,
+        )
         service = SearchService.build(
             items,
             config=config,
