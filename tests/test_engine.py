@@ -274,6 +274,44 @@ def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine)
         assert after["source"] in {"trending", "popular"}
 
 
+def _found(client: TestClient, item_id: str) -> dict[str, bool]:
+    """Where ``item_id`` shows up for a worker's client: search, browsing, recommendations."""
+    hits = client.get("/search", params={"q": "paint model 5", "page_size": 100}).json()
+    browse = client.get("/search", params={"q": "", "page_size": 100}).json()
+    lists = [
+        client.get("/users/user-0/recommendations", params={"n": 30}).json(),
+        client.get("/users/a-stranger/recommendations", params={"n": 30}).json(),
+        client.get("/items/paint-0/similar", params={"n": 30}).json(),
+        client.get("/trending", params={"n": 30}).json(),
+    ]
+    return {
+        "search": item_id in {h["item_id"] for h in hits["items"]},
+        "browse": item_id in {h["item_id"] for h in browse["items"]},
+        "recs": item_id in {i["item_id"] for answer in lists for i in answer["items"]},
+        "page": client.get(f"/items/{item_id}/similar").status_code == 200,
+    }
+
+
+def test_a_deletion_reaches_every_worker_and_a_post_brings_the_item_back(engine: Engine) -> None:
+    """Two serving processes over one SQLite store: an item deleted through one is no longer
+    found through either (search, browsing, recommendations), nor by a worker started later,
+    until it is posted again."""
+    everywhere = {"search": True, "browse": True, "recs": True, "page": True}
+    nowhere = dict.fromkeys(everywhere, False)
+    victim = engine.get_item("paint-5").model_dump(mode="json")
+    with two_workers(engine) as (first, second, other):
+        assert _found(first, "paint-5") == _found(second, "paint-5") == everywhere
+        assert first.delete("/items/paint-5").json() == {"ok": True, "item_id": "paint-5"}
+        assert _found(first, "paint-5") == nowhere  # at once where it was deleted
+        assert other.sync_items(force=True) == 0
+        assert _found(second, "paint-5") == nowhere  # and at the other's next look
+    with two_workers(engine) as (_first, late, _other):  # started after the deletion
+        assert _found(late, "paint-5") == nowhere
+        assert first.post("/items", json={"items": [victim]}).json()["upserted"] == 1
+        assert _other.sync_items(force=True) == 1  # indexed again, in a new row
+        assert _found(first, "paint-5") == _found(late, "paint-5") == everywhere
+
+
 def test_a_trained_search_ranker_is_served_compiled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

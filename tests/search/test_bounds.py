@@ -1,5 +1,5 @@
 """Bad input that would cost other shoppers: an oversized item refused at the door, facets and
-filters bounded per request, the response cache bounded by bytes."""
+filters bounded per request, the response cache bounded by bytes, deleted items never found."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from shelf.search.schemas import SearchRequest
 from shelf.search.service import SearchService
 from shelf.serve import create_app
 
-from .conftest import HashingEncoder, ask
+from .conftest import HashingEncoder, ask, make_items
 
 
 def answer_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -142,3 +142,34 @@ def test_the_response_cache_is_bounded_by_bytes(items: list[Item]) -> None:
     assert ask(service, queries[-1]).cached  # the newest is kept
     assert not ask(service, queries[0]).cached  # the oldest went first
     assert sum(weights) > 4_000 and all(w < 4_000 for w in weights)
+
+
+# -- finding 6: deleted items are never found -------------------------------------------------
+def test_a_deleted_item_is_never_answered_and_comes_back_when_added_again(
+    service: SearchService,
+) -> None:
+    def everywhere() -> set[str]:
+        found = set()
+        for request in (
+            {"query": "cordless drill"},
+            {"query": ""},  # browsing
+            {"query": "", "filters": SearchFilters(brands=["Ryobi"])},
+            {"query": "drill", "filters": SearchFilters(category=["Tools"])},
+        ):
+            response = service.search(SearchRequest.checked(**request))  # type: ignore[arg-type]
+            found |= {h.item_id for h in response.items}
+            found |= set(response.facets.get("brand", {}))
+        return found
+
+    assert {"4", "Ryobi"} <= everywhere()
+    cached = ask(service, "cordless drill")
+    assert cached.cached
+    assert service.delete_items(["4", "ghost"]) == 1
+    assert not ask(service, "cordless drill").cached  # the cache started fresh
+    assert not {"4", "Ryobi"} & everywhere()  # hits, browse, filters and facets
+    assert ask(service, "").total == 9 and len(service) == 9
+    assert service.delete_items(["4"]) == 0  # already gone
+    again = next(i for i in make_items() if i.item_id == "4")
+    assert service.add_items([again]) == 1
+    assert "4" in {h.item_id for h in ask(service, "ryobi drill driver").items}
+    assert len(service) == 10 and service.position("4") == 10  # a new row

@@ -51,6 +51,7 @@ class Engine:
             self.store,
             on_event=self._record_event,
             on_items=self._index_new_items,
+            on_deleted=self._forget_items,
             on_absent_user=self._forget_live_user,
         )
 
@@ -132,6 +133,8 @@ class Engine:
             titles[item.item_id] = item.title
             categories[item.item_id] = item.category
         service = RecommendService.from_artifact(version, titles=titles, categories=categories)
+        # trained on the stored events, the models know items deleted since: never shown
+        service.exclude_items(set(service.personal.items_) - titles.keys())
         log.info("serving recommendations from %s", version)
         if self.search is not None:
             self.search.personalizer = self._personalize
@@ -160,9 +163,26 @@ class Engine:
         self._index_new_items(items)
         return stored
 
+    def delete_item(self, item_id: str) -> None:
+        """Delete the item from the store and from the live services: search never answers
+        it again and the recommenders leave it out, until it is posted again. Other serving
+        processes learn of it from the store's deletion log (:mod:`shelf.engine.tail`)."""
+        if not self.store.delete_items([item_id]):
+            raise NotFoundError("item", item_id)
+        self._forget_items([item_id])
+
+    def _forget_items(self, item_ids: Sequence[str]) -> int:
+        """Take deleted items out of the live services; returns how many search held."""
+        recs = self.recs
+        if recs is not None:
+            recs.exclude_items(item_ids)
+        search = self.search
+        return 0 if search is None else search.delete_items(item_ids)
+
     def _index_new_items(self, items: Sequence[Item]) -> int:
-        """Give new items to the live services; returns how many search indexed. Changed
-        items keep their old index entry until the next start (a rebuild)."""
+        """Give new items (and deleted ones posted again) to the live services; returns how
+        many search indexed. Changed items keep their old index entry until the next start
+        (a rebuild)."""
         with self._index_lock:
             recs = self.recs
             if recs is not None:

@@ -7,16 +7,17 @@ For-you walks a declared fallback chain and names the step that answered::
     trending  time-decayed popularity (per category when filtered)
     popular   all-time popularity
 
-Every item carries a reason derived from the models: the history item with the strongest
-co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase lift ("often
-bought with X"), the trending score ("trending in Y") or, for an item without interactions,
-the text-nearest history item ("new, similar to X").
+Items deleted from the catalog are left out of every list (``exclude_items``) until they are
+posted again. Every item carries a reason derived from the models: the history item with the
+strongest co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase
+lift ("often bought with X"), the trending score ("trending in Y") or, for an item without
+interactions, the text-nearest history item ("new, similar to X").
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,7 @@ class RecommendService:
         self.bought = {k: set(v) for k, v in (bought or {}).items()}
         self.version = version
         self._live: dict[str, _Live] = {}
+        self._excluded: frozenset[str] = frozenset()  # deleted from the catalog; swapped whole
         self._lock = threading.Lock()
         self._encoder: Encoder | None = None  # made on the first new item
 
@@ -141,12 +143,29 @@ class RecommendService:
                 live.bought.add(item_id)
 
     def carry_live_state(self, previous: RecommendService) -> None:
-        """Take over the live events of the service this one replaces (hot swap), so events
-        that arrived after training keep shaping the answers."""
+        """Take over the live events and deletions of the service this one replaces (hot
+        swap), so events that arrived after training keep shaping the answers."""
         with previous._lock:
             live = {k: _Live(list(v.history), set(v.bought)) for k, v in previous._live.items()}
         with self._lock:
             self._live.update(live)
+            self._excluded |= previous._excluded
+
+    def exclude_items(self, item_ids: Iterable[str]) -> None:
+        """Leave these items (deleted from the catalog) out of every list; the models keep
+        them until retrained, and retrained on the stored events they would learn them again,
+        so the engine excludes what the catalog lacks whenever it loads a model."""
+        with self._lock:
+            self._excluded = self._excluded | set(item_ids)
+
+    def restore_items(self, item_ids: Iterable[str]) -> None:
+        """Recommend these items again (posted to the catalog again)."""
+        with self._lock:
+            self._excluded = self._excluded - set(item_ids)
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        return self._excluded
 
     def has_live(self, user_id: str) -> bool:
         """Whether live events of the user are held in memory."""
@@ -184,6 +203,7 @@ class RecommendService:
     def add_catalog_items(self, items: Sequence[Item]) -> int:
         """Make new catalog items recommendable at once from their text, when the personal
         model can (cold start; id-only models learn them at retraining); returns how many."""
+        self.restore_items(i.item_id for i in items if i.item_id in self._excluded)
         if not self.personal.can_add_items:
             return 0
         fresh = {i.item_id: i for i in items if i.item_id not in self.personal.item_index_}
@@ -226,7 +246,9 @@ class RecommendService:
         """Personal recommendations, falling back along :data:`FALLBACK_CHAIN`."""
         history = self.history(user_id)
         known = user_id in self.personal.user_index_
-        banned = set(exclude) | (set() if include_bought else self.bought_items(user_id))
+        banned = set(exclude) | self._excluded
+        if not include_bought:
+            banned |= self.bought_items(user_id)
         candidates = self._in_category(category)
         if history:
             source: Source = "personal" if known else "session"
@@ -258,11 +280,12 @@ class RecommendService:
     def similar(self, item_id: str, n: int = 10) -> RecList:
         """Items like ``item_id``: co-occurrence neighbours, then the model's item embeddings."""
         self._require(item_id)
-        pairs = self.cooc.neighbours([item_id], n)[0]
+        gone = self._excluded
+        pairs = _shown(self.cooc.neighbours([item_id], n + len(gone))[0], n, gone)
         name = self._title(item_id)
         items = [Recommendation(i, s, f"often viewed with {name}") for i, s in pairs]
         if len(items) < n:
-            have = {r.item_id for r in items} | {item_id}
+            have = {r.item_id for r in items} | {item_id} | gone
             more = self.personal.similar_items([item_id], n + len(have))
             for i, s in zip(more.ids[0], more.scores[0], strict=True):
                 if i and i not in have and len(items) < n:
@@ -273,7 +296,8 @@ class RecommendService:
         """Items most often bought with ``item_id`` (co-purchase lift)."""
         self._require(item_id)
         name = self._title(item_id)
-        pairs = self.cooc.bought_together([item_id], n)[0]
+        gone = self._excluded
+        pairs = _shown(self.cooc.bought_together([item_id], n + len(gone))[0], n, gone)
         return RecList(
             "bought_together", [Recommendation(i, s, f"often bought with {name}") for i, s in pairs]
         )
@@ -282,7 +306,7 @@ class RecommendService:
         self, n: int = 10, *, category: str | None = None, exclude: set[str] | None = None
     ) -> RecList:
         """Time-decayed trending items, optionally within a category."""
-        skip = exclude or set()
+        skip = (exclude or set()) | self._excluded
         allowed = self._in_category(category)
         allowed_set = set(allowed) if allowed is not None else None
         items = []
@@ -329,5 +353,10 @@ class RecommendService:
         return self.titles.get(item) or item
 
     def _require(self, item_id: str) -> None:
-        if item_id not in self.personal.item_index_:
+        if item_id not in self.personal.item_index_ or item_id in self._excluded:
             raise NotFoundError("item", item_id)
+
+
+def _shown(pairs: list[tuple[str, float]], n: int, gone: frozenset[str]) -> list[tuple[str, float]]:
+    """The first ``n`` of ``pairs`` not ``gone``."""
+    return [(i, s) for i, s in pairs if i not in gone][:n]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import wait
 from pathlib import Path
 
@@ -123,6 +123,15 @@ class SearchService:
                 finally:  # even a failure half-way may have changed answers
                     self._generation += 1
 
+    def delete_items(self, item_ids: Sequence[str]) -> int:
+        """Never answer these items again (until added again); returns how many were
+        indexed. The response cache starts fresh."""
+        with self._lock:
+            deleted = self.index.delete(item_ids)
+            if deleted:
+                self._generation += 1
+        return deleted
+
     # ----------------------------------------------------------------- learned parts
     @property
     def items(self) -> list[Item]:
@@ -130,7 +139,8 @@ class SearchService:
         return self.index.items
 
     def __len__(self) -> int:
-        return len(self.index)
+        """Items that answers may hold (indexed and not deleted)."""
+        return self.index.n_live
 
     def position(self, item_id: str) -> int | None:
         """The item's row in the index (None when it is not indexed)."""
@@ -269,7 +279,7 @@ class SearchService:
                 }
             )
         columns = self.index.columns
-        mask = columns.mask(filters)
+        mask = self.index.live(columns.mask(filters))
         candidates: Candidates | None = None
         if understood.terms or understood.text.strip():
             candidates = self.prepare(understood, mask)

@@ -46,6 +46,17 @@ sa.Index("ix_items_brand", items_table.c.brand)
 sa.Index("ix_items_category_path", items_table.c.category_path)
 items_updated_index = sa.Index("ix_items_updated_at", items_table.c.updated_at_ms)
 
+# Every deletion of an item, in commit order (ids never reused): serving processes tail it by
+# id (shelf.engine.tail) and stop finding the item; upserting the id again brings it back.
+item_deletions_table = sa.Table(
+    "item_deletions",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("item_id", _ITEM_ID, nullable=False),
+    sa.Column("deleted_at_ms", sa.BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
 users_table = sa.Table(
     "users",
     metadata,

@@ -28,6 +28,7 @@ from shelf.store.schema import (
     EVENT_FIELDS,
     check_schema,
     events_table,
+    item_deletions_table,
     item_row,
     items_table,
     items_updated_index,
@@ -141,6 +142,25 @@ class SQLStore(TailReads):
         with self._conn(conn) as c:
             c.execute(stmt, rows)
         return len(rows)
+
+    def delete_items(self, item_ids: Sequence[str], conn: Connection | None = None) -> int:
+        """Delete the items that exist (their events stay) and log each deletion, for the
+        other serving processes; returns how many there were."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return 0
+        now = now_ms()
+        with self._conn(conn) as c:
+            found = sorted(self.existing_item_ids(ids, c))
+            for start in range(0, len(found), 900):
+                chunk = found[start : start + 900]
+                c.execute(items_table.delete().where(items_table.c.item_id.in_(chunk)))
+            if found:
+                c.execute(
+                    item_deletions_table.insert(),
+                    [{"item_id": i, "deleted_at_ms": now} for i in found],
+                )
+        return len(found)
 
     def get_item(self, item_id: str) -> Item | None:
         return self.get_items([item_id]).get(item_id)

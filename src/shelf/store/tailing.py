@@ -1,6 +1,6 @@
 """The reads that let every serving process see what the others wrote: the events after an
-id, the items written since a time, the change token and the user presence probe
-(:mod:`shelf.engine.tail` makes them). A part of :class:`SQLStore`."""
+id, the items written since a time, the item deletions after an id, the change token and the
+user presence probe (:mod:`shelf.engine.tail` makes them). A part of :class:`SQLStore`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from shelf.catalog import Item
-from shelf.store.schema import events_table, items_table, row_item, users_table
+from shelf.store.schema import (
+    events_table,
+    item_deletions_table,
+    items_table,
+    row_item,
+    users_table,
+)
 from shelf.store.sqlite import DataVersionProbe
 
 
@@ -58,6 +64,19 @@ class TailReads:
         )
         with self._reading() as conn:
             return [(int(r.updated_at_ms), row_item(r)) for r in conn.execute(query)]
+
+    def last_item_deletion_id(self) -> int:
+        with self._reading() as conn:
+            found = conn.execute(sa.select(sa.func.max(item_deletions_table.c.id))).scalar()
+            return int(found or 0)
+
+    def item_deletions_after(self, after_id: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        """(id, item_id) of the item deletions logged after ``after_id``, in id order (exact
+        on SQLite, as :meth:`events_after` is)."""
+        c = item_deletions_table.c
+        query = sa.select(c.id, c.item_id).where(c.id > after_id).order_by(c.id).limit(limit)
+        with self._reading() as conn:
+            return [(int(i), str(item)) for i, item in conn.execute(query)]
 
     def change_token(self) -> int | None:
         """SQLite's ``PRAGMA data_version`` on a read-only probe connection: a serving process
