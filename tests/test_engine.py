@@ -4,6 +4,7 @@ once, the personalisation hook, deleting a user, and /stats naming the serving m
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -310,6 +311,52 @@ def test_a_deletion_reaches_every_worker_and_a_post_brings_the_item_back(engine:
         assert first.post("/items", json={"items": [victim]}).json()["upserted"] == 1
         assert _other.sync_items(force=True) == 1  # indexed again, in a new row
         assert _found(first, "paint-5") == _found(late, "paint-5") == everywhere
+
+
+def test_encoding_new_items_holds_no_lock_that_reads_wait_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a post's new items are being encoded (slow here: the encoder waits for the
+    test), a search and a recommendation, each of which looks at the store and finds those
+    items, are answered: only the final insertion into the indexes takes a lock."""
+    search = engine.search
+    assert search is not None
+    encoding, release = threading.Event(), threading.Event()
+    real_encode = search.index.encode
+
+    def slow_encode(items: object, progress: object) -> object:
+        encoding.set()
+        assert release.wait(60)
+        return real_encode(items, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search.index, "encode", slow_encode)
+    monkeypatch.setattr(engine.tail, "items_due", lambda: True)  # every read looks
+    client = TestClient(create_app(engine))
+    new = [{"item_id": f"orrery-{k}", "title": f"Brass orrery {k}"} for k in range(40)]
+    posted: list[int] = []
+    poster = threading.Thread(
+        target=lambda: posted.append(client.post("/items", json={"items": new}).status_code)
+    )
+    answered: dict[str, int] = {}
+
+    def read() -> None:
+        answered["search"] = client.get("/search", params={"q": "hammer"}).status_code
+        answered["recs"] = client.get("/users/user-3/recommendations").status_code
+
+    reader = threading.Thread(target=read)
+    poster.start()
+    try:
+        assert encoding.wait(60)  # the post stored its items and is encoding them
+        reader.start()
+        reader.join(60)  # a deadlock guard, not a speed: the reads need no lock held
+        assert not reader.is_alive(), "a read waited for the encoding"
+        assert answered == {"search": 200, "recs": 200} and not posted
+    finally:
+        release.set()
+        poster.join(60)
+    assert posted == [200]
+    hits = client.get("/search", params={"q": "brass orrery 7"}).json()["items"]
+    assert hits and hits[0]["item_id"] == "orrery-7"
 
 
 def test_a_trained_search_ranker_is_served_compiled(
