@@ -4,6 +4,7 @@ once, the personalisation hook, deleting a user, and /stats naming the serving m
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -274,6 +275,90 @@ def test_a_deletion_elsewhere_is_seen_after_other_users_requests(engine: Engine)
         second.get("/users/user-7/recommendations")  # another user's request sees the change
         after = second.get("/users/visitor/recommendations").json()
         assert after["source"] in {"trending", "popular"}
+
+
+def _found(client: TestClient, item_id: str) -> dict[str, bool]:
+    """Where ``item_id`` shows up for a worker's client: search, browsing, recommendations."""
+    hits = client.get("/search", params={"q": "paint model 5", "page_size": 100}).json()
+    browse = client.get("/search", params={"q": "", "page_size": 100}).json()
+    lists = [
+        client.get("/users/user-0/recommendations", params={"n": 30}).json(),
+        client.get("/users/a-stranger/recommendations", params={"n": 30}).json(),
+        client.get("/items/paint-0/similar", params={"n": 30}).json(),
+        client.get("/trending", params={"n": 30}).json(),
+    ]
+    return {
+        "search": item_id in {h["item_id"] for h in hits["items"]},
+        "browse": item_id in {h["item_id"] for h in browse["items"]},
+        "recs": item_id in {i["item_id"] for answer in lists for i in answer["items"]},
+        "page": client.get(f"/items/{item_id}/similar").status_code == 200,
+    }
+
+
+def test_a_deletion_reaches_every_worker_and_a_post_brings_the_item_back(engine: Engine) -> None:
+    """Two serving processes over one SQLite store: an item deleted through one is no longer
+    found through either (search, browsing, recommendations), nor by a worker started later,
+    until it is posted again."""
+    everywhere = {"search": True, "browse": True, "recs": True, "page": True}
+    nowhere = dict.fromkeys(everywhere, False)
+    victim = engine.get_item("paint-5").model_dump(mode="json")
+    with two_workers(engine) as (first, second, other):
+        assert _found(first, "paint-5") == _found(second, "paint-5") == everywhere
+        assert first.delete("/items/paint-5").json() == {"ok": True, "item_id": "paint-5"}
+        assert _found(first, "paint-5") == nowhere  # at once where it was deleted
+        assert other.sync_items(force=True) == 0
+        assert _found(second, "paint-5") == nowhere  # and at the other's next look
+    with two_workers(engine) as (_first, late, _other):  # started after the deletion
+        assert _found(late, "paint-5") == nowhere
+        assert first.post("/items", json={"items": [victim]}).json()["upserted"] == 1
+        assert _other.sync_items(force=True) == 1  # indexed again, in a new row
+        assert _found(first, "paint-5") == _found(late, "paint-5") == everywhere
+
+
+def test_encoding_new_items_holds_no_lock_that_reads_wait_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a post's new items are being encoded (slow here: the encoder waits for the
+    test), a search and a recommendation, each of which looks at the store and finds those
+    items, are answered: only the final insertion into the indexes takes a lock."""
+    search = engine.search
+    assert search is not None
+    encoding, release = threading.Event(), threading.Event()
+    real_encode = search.index.encode
+
+    def slow_encode(items: object, progress: object) -> object:
+        encoding.set()
+        assert release.wait(60)
+        return real_encode(items, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search.index, "encode", slow_encode)
+    monkeypatch.setattr(engine.tail, "items_due", lambda: True)  # every read looks
+    client = local_client(create_app(engine))
+    new = [{"item_id": f"orrery-{k}", "title": f"Brass orrery {k}"} for k in range(40)]
+    posted: list[int] = []
+    poster = threading.Thread(
+        target=lambda: posted.append(client.post("/items", json={"items": new}).status_code)
+    )
+    answered: dict[str, int] = {}
+
+    def read() -> None:
+        answered["search"] = client.get("/search", params={"q": "hammer"}).status_code
+        answered["recs"] = client.get("/users/user-3/recommendations").status_code
+
+    reader = threading.Thread(target=read)
+    poster.start()
+    try:
+        assert encoding.wait(60)  # the post stored its items and is encoding them
+        reader.start()
+        reader.join(60)  # a deadlock guard, not a speed: the reads need no lock held
+        assert not reader.is_alive(), "a read waited for the encoding"
+        assert answered == {"search": 200, "recs": 200} and not posted
+    finally:
+        release.set()
+        poster.join(60)
+    assert posted == [200]
+    hits = client.get("/search", params={"q": "brass orrery 7"}).json()["items"]
+    assert hits and hits[0]["item_id"] == "orrery-7"
 
 
 def test_a_trained_search_ranker_is_served_compiled(

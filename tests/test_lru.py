@@ -36,6 +36,21 @@ def test_compute_once_and_size_zero_keeps_nothing() -> None:
     assert off.get("a") is None and len(off) == 0
 
 
+def test_a_byte_bound_evicts_by_weight() -> None:
+    cache: LRU[str, str] = LRU(100, max_bytes=10)
+    cache.put("a", "x", nbytes=4)
+    cache.put("b", "x", nbytes=4)
+    assert cache.get("a") == "x"  # "b" is now the least recently used
+    cache.put("c", "x", nbytes=4)  # 12 bytes: "b" goes
+    assert cache.get("b") is None and (len(cache), cache.nbytes) == (2, 8)
+    cache.put("a", "y", nbytes=2)  # replacing an entry replaces its weight
+    assert cache.nbytes == 6 and cache.get("a") == "y"
+    cache.put("huge", "x", nbytes=11)  # heavier than the whole bound: not kept, none evicted
+    assert cache.get("huge") is None and (len(cache), cache.nbytes) == (2, 6)
+    cache.put("d", "x", nbytes=10)  # fits only alone
+    assert list(cache._entries) == ["d"] and cache.nbytes == 10
+
+
 def test_keep_newest_deletes_the_oldest_files(tmp_path: Path) -> None:
     for k in range(4):
         path = tmp_path / f"hnsw-{k}.faiss"

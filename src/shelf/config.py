@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "core is free, less throughput when every core is busy. Unset: on while the serving "
         "processes are fewer than the cores.",
     )
+    search_response_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of search answers kept for identical anonymous requests, as "
+        "serialised JSON (SHELF_SEARCH_RESPONSE_CACHE_BYTES; 0: off): the least recently used "
+        "go first, so large answers cannot take the memory.",
+    )
     model_cache: Path = Field(
         default=Path("~/.cache/shelf/models"),
         description="Where derived models (ONNX query encoders, compiled rankers) are cached "

@@ -13,17 +13,21 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """At most ``size`` entries (0: keeps nothing); counts hits and misses.
+    """At most ``size`` entries (0: keeps nothing) and, with ``max_bytes``, at most that many
+    bytes as the callers weigh their entries (``put(..., nbytes=)``); counts hits and misses.
+    An entry heavier than ``max_bytes`` alone is not kept.
 
     To invalidate, replace the object (or key entries by a generation): a computation still
     running when the cache is replaced lands in the old one.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, max_bytes: int | None = None) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        self.nbytes = 0  # the weights of the entries held
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -37,12 +41,16 @@ class LRU(Generic[K, V]):
     def pop(self, key: K) -> V | None:
         """Remove ``key``; its value, or None when absent."""
         with self._lock:
-            return self._entries.pop(key, None)
+            found = self._entries.pop(key, None)
+            if found is None:
+                return None
+            self.nbytes -= found[1]
+            return found[0]
 
     def items(self) -> Iterator[tuple[K, V]]:
         """A snapshot of the entries, least recently used first."""
         with self._lock:
-            snapshot = list(self._entries.items())
+            snapshot = [(key, value) for key, (value, _nbytes) in self._entries.items()]
         return iter(snapshot)
 
     def get(self, key: K) -> V | None:
@@ -53,14 +61,24 @@ class LRU(Generic[K, V]):
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return found
+            return found[0]
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, *, nbytes: int = 0) -> None:
+        """Keep ``value`` under ``key``, weighing ``nbytes``; the least recently used entries
+        go until the cache is within both of its bounds."""
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[1]
+            if self.max_bytes is not None and nbytes > self.max_bytes:
+                return  # would empty the cache and still not fit
+            self._entries[key] = (value, nbytes)
+            self.nbytes += nbytes
+            while len(self._entries) > self.size or (
+                self.max_bytes is not None and self.nbytes > self.max_bytes
+            ):
+                _key, (_value, gone) = self._entries.popitem(last=False)
+                self.nbytes -= gone
 
     def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
         """The cached value, or ``compute(key)`` stored (computed outside the lock)."""

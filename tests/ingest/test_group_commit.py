@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection
 from shelf.catalog import Event, Item, parse_event
 from shelf.errors import StoreError, ValidationError
 from shelf.ingest import Pseudonymizer
-from shelf.ingest.importer import GroupCommit
+from shelf.ingest.group_commit import GroupCommit
 from shelf.store import SQLStore
+from shelf.store.base import StoredEvent
 
 
 @pytest.fixture
@@ -92,25 +93,108 @@ def test_a_bad_batch_is_refused_alone(
     assert store.counts()["events"] == 4  # nothing of the bad batch
 
 
-def test_a_failed_commit_fails_every_batch_in_it_and_stores_none(
+@contextmanager
+def queued_behind_a_commit(
+    writer: GroupCommit, store: SQLStore, monkeypatch: pytest.MonkeyPatch, waiting: int
+) -> Iterator[threading.Thread]:
+    """A lone batch's transaction held open until ``waiting`` more batches queue behind it
+    (they then form one group); no sleeps."""
+    real = store.transaction
+    inside, release = threading.Event(), threading.Event()
+
+    @contextmanager
+    def gated() -> Iterator[Connection]:
+        with real() as conn:
+            yield conn
+            if not inside.is_set():
+                inside.set()
+                assert release.wait(30)
+
+    monkeypatch.setattr(store, "transaction", gated)
+    first = threading.Thread(target=writer.store_events, args=([view("lead", "a", 1)],))
+    first.start()
+    assert inside.wait(30)
+    yield first
+
+    def queued() -> bool:
+        with writer._lock:
+            return len(writer._waiting) >= waiting
+
+    deadline = time.monotonic() + 30
+    while not queued():  # the batches are posted from threads started in the block
+        assert time.monotonic() < deadline, "the batches did not queue"
+        time.sleep(0.001)
+    release.set()
+    first.join(30)
+
+
+def post_in_threads(
+    writer: GroupCommit, batches: list[list[Event]]
+) -> tuple[list[object], list[threading.Thread]]:
+    out: list[object] = [None] * len(batches)
+
+    def post(k: int) -> None:
+        try:
+            out[k] = writer.store_events(batches[k])
+        except Exception as exc:  # the test inspects it
+            out[k] = exc
+
+    threads = [threading.Thread(target=post, args=(k,)) for k in range(len(batches))]
+    for t in threads:
+        t.start()
+    return out, threads
+
+
+def test_one_bad_batch_in_a_shared_commit_fails_alone(
     writer: GroupCommit, store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A batch the database itself refuses (here: it leaves the transaction broken, as an
+    over-long value would in PostgreSQL) fails; the batches committed with it do not."""
     real = store.add_events
+    poison = writer.pseudonymizer.pseudonym("poison")
+
+    def add_events(events: list[StoredEvent], conn: Connection | None = None) -> int:
+        stored = real(events, conn)
+        if any(e.user_key == poison for e in events):
+            assert conn is not None
+            conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")  # a real failure
+        return stored
+
+    monkeypatch.setattr(store, "add_events", add_events)
+    batches = [[view(f"u{k}", "a", 1), view(f"u{k}", "b", 2)] for k in range(4)]
+    batches.insert(2, [view("poison", "a", 1)])
+    with queued_behind_a_commit(writer, store, monkeypatch, waiting=len(batches)):
+        results, threads = post_in_threads(writer, batches)
+    for t in threads:
+        t.join(30)
+    assert isinstance(results[2], StoreError)
+    assert "INSERT" not in str(results[2])  # the statement stays in its cause
+    assert [r for k, r in enumerate(results) if k != 2] == [(2, 0)] * 4
+    assert writer.retries == 1  # they had shared a commit that failed, and were retried
+    assert store.counts()["events"] == 1 + 8  # the leader's and the four good batches'
+    assert store.user_events(poison) == []
+
+
+def test_a_failure_before_any_batch_is_written_fails_the_group_once(
+    writer: GroupCommit, store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store failing as the group begins (busy, unreachable) would fail each batch
+    alike: the group fails at once, with no retries, and the writer goes on."""
+    real = store.existing_item_ids
     calls = {"n": 0}
 
-    def failing(events: object, conn: object = None) -> int:
+    def failing(item_ids: object, conn: object = None) -> set[str]:
         calls["n"] += 1
-        if calls["n"] == 2:
-            raise StoreError("disk full")
-        return real(events, conn)  # type: ignore[arg-type]
+        if calls["n"] == 2:  # the group's look-up, after the leader's
+            raise StoreError("the store is busy")
+        return real(item_ids, conn)  # type: ignore[arg-type]
 
-    slow_transactions(store, monkeypatch)
-    monkeypatch.setattr(store, "add_events", failing)
-    # the first batch commits alone (it leads at once); the rest wait and form one group,
-    # whose first insert is the store's second call: it fails, and the group rolls back
-    results = post_together(writer, [[view(f"u{k}", "a", 1)] for k in range(5)])
-    failed = [r for r in results if isinstance(r, StoreError)]
-    stored = [r for r in results if r == (1, 0)]
-    assert len(failed) + len(stored) == 5 and failed
-    assert store.counts()["events"] == len(stored)
+    monkeypatch.setattr(store, "existing_item_ids", failing)
+    batches = [[view(f"u{k}", "a", 1)] for k in range(3)]
+    with queued_behind_a_commit(writer, store, monkeypatch, waiting=len(batches)):
+        results, threads = post_in_threads(writer, batches)
+    for t in threads:
+        t.join(30)
+    assert all(isinstance(r, StoreError) for r in results), results
+    assert writer.retries == 0 and store.counts()["events"] == 1
     assert writer.store_events([view("late", "b", 9)]) == (1, 0)  # leadership was handed back

@@ -408,7 +408,7 @@ def test_the_service_asks_for_a_retrain_when_a_model_cannot_forget_exactly(
 def test_live_state_is_bounded(
     datasets: dict[str, SequenceData], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shelf.recommend import service as module
+    from shelf.recommend import live as module
 
     monkeypatch.setattr(module, "MAX_LIVE_USERS", 3)
     data = datasets["cycle"]

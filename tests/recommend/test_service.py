@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shelf import artifacts
+from shelf.errors import NotFoundError
 from shelf.recommend.data import Interactions, sequences_from_interactions
 from shelf.recommend.service import RecommendService
 from shelf.serve.routes_recs import router
@@ -93,6 +94,34 @@ def test_similar_and_bought_together(service: RecommendService) -> None:
     together = service.bought_together("g0i0", 3)
     assert together.source == "bought_together"
     assert all(r.reason == "often bought with Item g0i0" for r in together.items)
+
+
+def test_deleted_items_are_left_out_of_every_list_until_posted_again(
+    service: RecommendService,
+) -> None:
+    def every_list() -> set[str]:
+        lists = [
+            service.for_you("u0-0-0", 25),  # personal
+            service.for_you("stranger", 25),  # trending
+            service.trending(25),
+            service.similar("g0i0", 24),
+            service.bought_together("g0i0", 24),
+        ]
+        return {r.item_id for answer in lists for r in answer.items}
+
+    shown = every_list()
+    gone = sorted(shown - {"g0i0"})[:8]
+    try:
+        service.exclude_items(gone)
+        assert not every_list() & set(gone)
+        assert len(service.similar("g0i0", 5).items) == 5  # the lists are still full
+        with pytest.raises(NotFoundError):
+            service.similar(gone[0], 3)  # a deleted item has no page
+        service.restore_items(gone[:1])
+        assert gone[0] in every_list() and not every_list() & set(gone[1:])
+    finally:
+        service.restore_items(gone)
+    assert service.excluded == frozenset()
 
 
 def test_routes(service: RecommendService) -> None:

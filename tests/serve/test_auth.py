@@ -96,7 +96,7 @@ def test_every_route_by_every_scope_and_without_a_key(
 ) -> None:
     with local_client(create_app(engine), raise_server_exceptions=False) as client:
         for method, template in ROUTE_SCOPES:
-            path = re.sub(r"\{(\w+)(:path)?\}", lambda m: EXAMPLE_PATH[m.group(1)], template)
+            path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: EXAMPLE_PATH[m.group(1)], template)
             required = ROUTE_SCOPES[(method, template)]
 
             def call(headers: dict[str, str], method: str = method, path: str = path) -> int:

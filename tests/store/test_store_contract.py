@@ -79,6 +79,36 @@ class TestStoreContract:
         assert store.get_item("a") == item("a", title="last")
         assert store.counts()["items"] == 2
 
+    def test_delete_items_removes_them_keeps_their_events_and_logs_each(
+        self, store: SQLStore
+    ) -> None:
+        store.upsert_items([item("a"), item("b"), item("c")])
+        store.add_events([event("k1", item_id="a")])
+        assert store.last_item_deletion_id() == 0 and store.item_deletions_after(0) == []
+        assert store.delete_items(["a", "ghost", "a", "b"]) == 2  # those that existed
+        assert store.get_item("a") is None and list(store.get_items(["a", "b", "c"])) == ["c"]
+        assert store.existing_item_ids(["a", "b", "c"]) == {"c"}
+        assert [i.item_id for i in store.list_items().items] == ["c"]
+        assert [i.item_id for i in store.iter_items()] == ["c"]
+        assert (store.counts()["items"], store.counts()["events"]) == (1, 1)  # history stays
+        log = store.item_deletions_after(0)
+        assert [i for _id, i in log] == ["a", "b"]
+        assert store.last_item_deletion_id() == log[-1][0]
+        assert store.delete_items(["a"]) == 0 and store.delete_items([]) == 0
+        assert store.item_deletions_after(log[-1][0]) == []
+        # an id upserted again is a new item; a second deletion is logged after the first
+        store.upsert_items([item("a", title="again")])
+        assert store.get_item("a") == item("a", title="again")
+        assert store.delete_items(["a"]) == 1
+        assert [i for _id, i in store.item_deletions_after(log[-1][0])] == ["a"]
+
+    def test_a_deletion_in_a_failed_transaction_is_not_made(self, store: SQLStore) -> None:
+        store.upsert_items([item("a")])
+        with pytest.raises(RuntimeError), store.transaction() as conn:
+            assert store.delete_items(["a"], conn) == 1
+            raise RuntimeError("boom")
+        assert store.get_item("a") == item("a") and store.item_deletions_after(0) == []
+
     def test_get_items_returns_only_known_ids(self, store: SQLStore) -> None:
         store.upsert_items([item("a"), item("b"), item("c")])
         got = store.get_items(["c", "missing", "a", "a"])

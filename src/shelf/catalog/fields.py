@@ -10,12 +10,26 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-MAX_ID_LENGTH = 256
+from shelf.catalog.limits import (
+    IMAGE_URL_SCHEMES,
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_ATTRIBUTE_VALUES,
+    MAX_ATTRIBUTES,
+    MAX_ATTRIBUTES_TEXT,
+    MAX_CATEGORY_DEPTH,
+    MAX_CATEGORY_NAME_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_IMAGE_URL_LENGTH,
+)
+
 CATEGORY_SEPARATORS = (">", "/", "|")
 # Epoch values above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 _EPOCH_MS_THRESHOLD = 1e11
@@ -104,7 +118,22 @@ def split_category_path(text: str | None) -> list[str]:
 
 def parse_category_path(value: Any) -> list[str]:
     """A category path from a list of names, a JSON list or a ``"A > B > C"`` string (``/``
-    and ``|`` also separate); blank means no category. ValueError says what is wrong."""
+    and ``|`` also separate); blank means no category. ValueError says what is wrong,
+    including a path deeper than MAX_CATEGORY_DEPTH or a name longer than
+    MAX_CATEGORY_NAME_LENGTH."""
+    path = _read_category_path(value)
+    if len(path) > MAX_CATEGORY_DEPTH:
+        raise ValueError(f"at most {MAX_CATEGORY_DEPTH} levels deep, got {len(path)}")
+    for name in path:
+        if len(name) > MAX_CATEGORY_NAME_LENGTH:
+            raise ValueError(
+                f"a category name has at most {MAX_CATEGORY_NAME_LENGTH} characters, "
+                f"got {len(name)} ({name[:40]!r}...)"
+            )
+    return path
+
+
+def _read_category_path(value: Any) -> list[str]:
     value = blank_to_none(value)
     if value is None:
         return []
@@ -138,9 +167,27 @@ def parse_attributes(value: Any) -> Any:
             raise ValueError("must be a JSON object") from None
     if not isinstance(value, dict):
         raise ValueError("must be an object of attribute name to value")
+    # Counted before anything is done per attribute: 300,000 of them are refused at once.
+    if len(value) > MAX_ATTRIBUTES:
+        present = sum(v is not None for v in value.values())
+        if present > MAX_ATTRIBUTES:
+            raise ValueError(f"at most {MAX_ATTRIBUTES} attributes, got {present}")
     # A null value is an absent attribute: a Parquet struct column holds every key in every row.
     value = {k: v for k, v in value.items() if v is not None}
+    text = 0
     for name, item in value.items():
+        if not isinstance(name, str):
+            raise ValueError("attribute names must be strings")
+        if len(name) > MAX_ATTRIBUTE_NAME_LENGTH:
+            raise ValueError(
+                f"an attribute name has at most {MAX_ATTRIBUTE_NAME_LENGTH} characters, "
+                f"got {len(name)} ({name[:40]!r}...)"
+            )
+        text += len(name) + _attribute_text(name, item)
+        if text > MAX_ATTRIBUTES_TEXT:
+            raise ValueError(
+                f"at most {MAX_ATTRIBUTES_TEXT} characters of attribute names and values in all"
+            )
         # Checked here, so the error names the attribute, not pydantic's union members
         # ("attributes.watts.str: Input should be a valid string").
         if isinstance(item, float) and not math.isfinite(item):
@@ -149,6 +196,44 @@ def parse_attributes(value: Any) -> Any:
             isinstance(item, list) and not all(isinstance(v, str) for v in item)
         ):
             raise ValueError(f"{name!r} must be a string, number, boolean or list of strings")
+    return value
+
+
+def _attribute_text(name: str, value: Any) -> int:
+    """The characters of an attribute's text values; ValueError over a bound."""
+    if isinstance(value, list):
+        if len(value) > MAX_ATTRIBUTE_VALUES:
+            raise ValueError(
+                f"{name!r} has at most {MAX_ATTRIBUTE_VALUES} values, got {len(value)}"
+            )
+        return sum(_attribute_text(name, v) for v in value)
+    if not isinstance(value, str):
+        return 0
+    if len(value) > MAX_ATTRIBUTE_VALUE_LENGTH:
+        raise ValueError(
+            f"{name!r}: a value has at most {MAX_ATTRIBUTE_VALUE_LENGTH} characters, "
+            f"got {len(value)}"
+        )
+    return len(value)
+
+
+def parse_image_url(value: Any) -> Any:
+    """An image URL: http(s) or relative (``/img/1.jpg``), at most MAX_IMAGE_URL_LENGTH
+    characters. Other schemes (``javascript:``, ``data:``, ``file:``) are refused: the shop
+    front puts the URL in a page."""
+    value = parse_optional_text(check_length(value, MAX_IMAGE_URL_LENGTH))
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    # Browsers drop tabs and newlines inside a URL ("java\tscript:"): none is accepted.
+    if any(c < " " or c == "\x7f" for c in value):
+        raise ValueError("must not contain control characters")
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        raise ValueError(f"{value[:80]!r} is not a URL") from None
+    if scheme and scheme not in IMAGE_URL_SCHEMES:
+        raise ValueError(f"must be an http(s) or a relative URL, not {scheme}:")
     return value
 
 
@@ -196,6 +281,24 @@ def parse_optional_text(value: Any) -> Any:
     return value
 
 
+def optional_text(max_length: int) -> Callable[[Any], Any]:
+    """A reader of optional text (numbers read as text) of at most ``max_length``
+    characters."""
+
+    def read(value: Any) -> Any:
+        return parse_optional_text(check_length(value, max_length))
+
+    return read
+
+
+def check_length(value: Any, max_length: int) -> Any:
+    """``value``, or ValueError if it is text longer than ``max_length``. Checked before
+    blanks become None and text is stripped, as the JSON schema (``maxLength``) says."""
+    if isinstance(value, str) and len(value) > max_length:
+        raise ValueError(f"at most {max_length} characters, got {len(value)}")
+    return value
+
+
 def parse_optional_number(value: Any) -> Any:
     value = blank_to_none(value)
     if isinstance(value, bool):
@@ -227,9 +330,11 @@ OPTIONAL_TIME_SCHEMA: dict[str, Any] = {
 # The JSON schemas below say what the lax readers really accept (files bring numbers as text
 # and text as numbers), so that the OpenAPI document and the validation agree.
 STRING, NUMBER, NULL = {"type": "string"}, {"type": "number"}, {"type": "null"}
-OptionalText = Annotated[
-    str | None,
-    BeforeValidator(parse_optional_text),
-    WithJsonSchema({"anyOf": [STRING, NUMBER, NULL]}),
-]
+
+
+def text_schema(max_length: int, *more: dict[str, Any]) -> WithJsonSchema:
+    """The JSON schema of text of at most ``max_length`` characters (or ``more``)."""
+    return WithJsonSchema({"anyOf": [{"type": "string", "maxLength": max_length}, *more]})
+
+
 AttributeValue = str | int | float | bool | list[str]

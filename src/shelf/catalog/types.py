@@ -31,16 +31,28 @@ from shelf.catalog.fields import (
     TIME_SCHEMA,
     AttributeValue,
     Identifier,
-    OptionalText,
     blank_to_none,
+    check_length,
+    optional_text,
     or_default,
     parse_attributes,
     parse_boolean,
     parse_category_path,
     parse_identifier,
+    parse_image_url,
     parse_optional_number,
     parse_price,
     parse_timestamp,
+    text_schema,
+)
+from shelf.catalog.limits import (
+    MAX_BRAND_LENGTH,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_EVENT_ID_LENGTH,
+    MAX_IMAGE_URL_LENGTH,
+    MAX_QUERY_LENGTH,
+    MAX_SESSION_ID_LENGTH,
+    MAX_TITLE_LENGTH,
 )
 from shelf.errors import from_pydantic
 
@@ -89,21 +101,32 @@ def _storable_text(model: BaseModel) -> None:
             raise ValueError(f"{name}: {reason}")
 
 
+def _description(value: Any) -> Any:
+    return or_default(check_length(value, MAX_DESCRIPTION_LENGTH), "")
+
+
+def _event_id(value: Any) -> Any:
+    value = blank_to_none(check_length(value, MAX_EVENT_ID_LENGTH))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class Item(BaseModel):
-    """A product of the catalog."""
+    """A product of the catalog. Every field is bounded (:mod:`shelf.catalog.limits`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     item_id: Identifier
     title: Annotated[
         str,
-        Field(min_length=1, max_length=1000),
+        Field(min_length=1, max_length=MAX_TITLE_LENGTH),
         WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, NUMBER]}),
     ]
     description: Annotated[
         str,
-        BeforeValidator(lambda v: or_default(v, "")),
-        WithJsonSchema({"anyOf": [STRING, NULL]}),
+        BeforeValidator(_description),
+        text_schema(MAX_DESCRIPTION_LENGTH, NULL),
     ] = ""
     category: Annotated[
         list[str],
@@ -112,7 +135,11 @@ class Item(BaseModel):
     ] = Field(
         default_factory=list, description="Category path from the root, e.g. ['Tools', 'Drills']."
     )
-    brand: OptionalText = None
+    brand: Annotated[
+        str | None,
+        BeforeValidator(optional_text(MAX_BRAND_LENGTH)),
+        text_schema(MAX_BRAND_LENGTH, NUMBER, NULL),
+    ] = None
     # Constraints sit on the float alone: on ``float | None`` they raise a TypeError on None.
     price: Annotated[
         Annotated[float, Field(ge=0, allow_inf_nan=False)] | None,
@@ -129,7 +156,11 @@ class Item(BaseModel):
         BeforeValidator(parse_attributes),
         WithJsonSchema({"anyOf": [{"type": "object"}, STRING, NULL]}),
     ] = Field(default_factory=dict)
-    image_url: OptionalText = None
+    image_url: Annotated[
+        str | None,
+        BeforeValidator(parse_image_url),
+        text_schema(MAX_IMAGE_URL_LENGTH, NUMBER, NULL),
+    ] = Field(default=None, description="An http(s) URL, or one relative to the shop's.")
     available: Annotated[
         bool,
         BeforeValidator(parse_boolean),
@@ -184,14 +215,15 @@ class User(BaseModel):
 
 
 class Event(BaseModel):
-    """One thing a user did. ``user_id`` is the raw id; the store only sees its pseudonym."""
+    """One thing a user did. ``user_id`` is the raw id; the store only sees its pseudonym.
+    Its text fields are bounded as the store's columns are (:mod:`shelf.catalog.limits`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: Annotated[
         str | None,
-        BeforeValidator(lambda v: blank_to_none(v)),
-        WithJsonSchema({"anyOf": [STRING, {"type": "integer"}, NULL]}),
+        BeforeValidator(_event_id),
+        text_schema(MAX_EVENT_ID_LENGTH, {"type": "integer"}, NULL),
     ] = None
     user_id: Identifier
     item_id: Annotated[
@@ -206,15 +238,16 @@ class Event(BaseModel):
         WithJsonSchema({"anyOf": [NUMBER, STRING, NULL]}),
     ] = None
     timestamp: Annotated[datetime, BeforeValidator(parse_timestamp), WithJsonSchema(TIME_SCHEMA)]
-    session_id: OptionalText = None
-    query: OptionalText = None
-
-    @field_validator("event_id", mode="before")
-    @classmethod
-    def _event_id_text(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+    session_id: Annotated[
+        str | None,
+        BeforeValidator(optional_text(MAX_SESSION_ID_LENGTH)),
+        text_schema(MAX_SESSION_ID_LENGTH, NUMBER, NULL),
+    ] = None
+    query: Annotated[
+        str | None,
+        BeforeValidator(optional_text(MAX_QUERY_LENGTH)),
+        text_schema(MAX_QUERY_LENGTH, NUMBER, NULL),
+    ] = None
 
     @model_validator(mode="after")
     def _text(self) -> Event:

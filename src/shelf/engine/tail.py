@@ -5,8 +5,9 @@ store is where writes meet. Where event ids follow commit order (SQLite,
 ``Store.tails_by_id``) each process tails the events table by id and the items table by write
 time, so an event or item posted to any worker shapes the next answer of every worker: events
 are tailed before each personal answer (one indexed query), items at most every
-``ITEM_SYNC_SECONDS``. Elsewhere the engine applies its own writes directly and serves with one
-worker.
+``ITEM_SYNC_SECONDS``. Item deletions are logged in commit order and tailed by id with the
+items, so an item deleted through any worker stops being answered by all. Elsewhere the engine
+applies its own writes directly and serves with one worker.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ class StoreTail:
         *,
         on_event: EventSink,
         on_items: Callable[[Sequence[Item]], int],
+        on_deleted: Callable[[Sequence[str]], int],
         on_absent_user: Callable[[str], None],
     ) -> None:
         self.store = store
         self.enabled = store.tails_by_id
         self._on_event = on_event
         self._on_items = on_items
+        self._on_deleted = on_deleted
         self._on_absent_user = on_absent_user
         self._lock = threading.Lock()
         self._event_watermark = 0
@@ -47,6 +50,7 @@ class StoreTail:
         self._presence: dict[str, bool] = {}  # user key -> in the store, as of _presence_token
         self._presence_token: int | None = None
         self._items_watermark_ms = 0
+        self._deletions_watermark = 0
         self._items_checked = 0.0
 
     def mark_start(self) -> None:
@@ -54,6 +58,7 @@ class StoreTail:
         self._event_watermark = self.store.last_event_id()
         self._events_token = None
         self._items_watermark_ms = int(time.time() * 1000)
+        self._deletions_watermark = self.store.last_item_deletion_id()
         self._items_checked = time.monotonic()
 
     def sync_events(self, token: int | None = None) -> int:
@@ -111,14 +116,25 @@ class StoreTail:
         return self.enabled and time.monotonic() - self._items_checked >= ITEM_SYNC_SECONDS
 
     def sync_items(self, *, force: bool = False) -> int:
-        """Index items written by other workers since the last look (at most every
-        ITEM_SYNC_SECONDS unless ``force``); returns how many were new here."""
+        """Index items written, and drop items deleted, by other workers since the last look
+        (at most every ITEM_SYNC_SECONDS unless ``force``); returns how many were new here.
+
+        Deletions are read before the items: an id among both was posted again after its
+        deletion (it is in the store later than the deletion was), so it stays or comes
+        back; the others are deleted.
+        """
         if not self.enabled or not (force or self.items_due()):
             return 0
         with self._lock:
             self._items_checked = time.monotonic()
+            deletions = self.store.item_deletions_after(self._deletions_watermark)
             changed = self.store.items_changed_since(self._items_watermark_ms)
-            if not changed:
-                return 0
-            self._items_watermark_ms = changed[-1][0]
-        return self._on_items([item for _ms, item in changed])
+            if deletions:
+                self._deletions_watermark = deletions[-1][0]
+            if changed:
+                self._items_watermark_ms = changed[-1][0]
+        present = {item.item_id for _ms, item in changed}
+        gone = list(dict.fromkeys(i for _id, i in deletions if i not in present))
+        if gone:
+            self._on_deleted(gone)
+        return self._on_items([item for _ms, item in changed]) if changed else 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from shelf.catalog import AttributeValue, Item, parse_item, recommender_text
+from shelf.catalog.limits import MAX_CATEGORY_DEPTH, MAX_CATEGORY_NAME_LENGTH
 from shelf.errors import ValidationError
 from shelf.formats.records import read_records
 
@@ -146,7 +147,7 @@ def read_text_items(path: Path) -> list[Item]:
             "item_id": item_id,
             "title": title or item_id,
             "description": str(record["text"]),
-            "category": categories.get(category, []),
+            "category": _category_names(categories.get(category, [])),
             "brand": brand,
             "attributes": attributes,
         }
@@ -155,6 +156,18 @@ def read_text_items(path: Path) -> list[Item]:
         except ValidationError as exc:
             raise exc.at(row=row, source=str(path)) from None
     return items
+
+
+def _category_names(names: list[str]) -> list[str]:
+    """The path up to the first name no category has: a title holding ". " leaves part of it
+    where the category should be (one Amazon Scientific item has a 660-character "name");
+    the whole text stays in the description."""
+    kept: list[str] = []
+    for name in names[:MAX_CATEGORY_DEPTH]:
+        if len(name) > MAX_CATEGORY_NAME_LENGTH:
+            break
+        kept.append(name)
+    return kept
 
 
 def read_products(path: Path) -> list[Item]:

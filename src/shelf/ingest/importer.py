@@ -1,4 +1,6 @@
-"""Importing files of items and events into the store, and storing events from HTTP.
+"""Importing files of items and events into the store, and storing events from HTTP (one
+batch here; batches posted at the same time share a commit in
+:mod:`shelf.ingest.group_commit`).
 
 A file is imported in one transaction, streamed in batches (memory stays bounded). By default a
 file with any invalid row imports nothing: the transaction rolls back and the error names each
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shelf.catalog import MAX_ID_LENGTH, Event, Item, parse_event, parse_item
+from shelf.catalog.limits import MAX_EVENT_ID_LENGTH, MAX_SESSION_ID_LENGTH
 from shelf.errors import ImportRejected, Rejection, ValidationError
 from shelf.formats.records import FileFormat, detect_format, read_records
 from shelf.ingest.pseudonym import Pseudonymizer
@@ -105,10 +107,10 @@ def _plain_id(value: object) -> str | None:
     return text
 
 
-def _plain_text(value: object) -> str | None:
+def _plain_text(value: object, max_length: int) -> str | None:
     if type(value) is not str or not value.strip() or not value.isascii() or "\x00" in value:
         return None
-    return value
+    return value if len(value) <= max_length else None
 
 
 def _plain_epoch_ms(value: object) -> int | None:
@@ -138,10 +140,10 @@ def fast_stored_event(record: dict[str, Any], pseudonymizer: Pseudonymizer) -> S
     timestamp_ms = _plain_epoch_ms(record.get("timestamp"))
     if user is None or item is None or timestamp_ms is None:
         return None
-    session = _plain_text(record.get("session_id"))
+    session = _plain_text(record.get("session_id"), MAX_SESSION_ID_LENGTH)
     if session is None and record.get("session_id") is not None:
         return None
-    event_id = _plain_text(record.get("event_id"))
+    event_id = _plain_text(record.get("event_id"), MAX_EVENT_ID_LENGTH)
     if event_id is None and record.get("event_id") is not None:
         return None
     user_key = pseudonymizer.pseudonym(user)
@@ -173,12 +175,12 @@ def store_events(
     stored_events = [to_stored(e, pseudonymizer) for e in events]
     with store.transaction() as conn:
         known = store.existing_item_ids({e.item_id for e in events if e.item_id}, conn)
-        _check_items(events, known, source)
-        stored = store.add_events(_unique(stored_events), conn)
+        check_items(events, known, source)
+        stored = store.add_events(unique_events(stored_events), conn)
     return stored, len(events) - stored
 
 
-def _check_items(events: Sequence[Event], known: set[str], source: str) -> None:
+def check_items(events: Sequence[Event], known: set[str], source: str) -> None:
     for row, event in enumerate(events, start=1):
         if event.item_id is not None and event.item_id not in known:
             raise ValidationError(
@@ -189,102 +191,7 @@ def _check_items(events: Sequence[Event], known: set[str], source: str) -> None:
             )
 
 
-@dataclass
-class _Batch:
-    """One caller's events waiting for a group commit, and what became of them."""
-
-    events: Sequence[Event]
-    rows: list[StoredEvent]
-    wake: threading.Event = field(default_factory=threading.Event)
-    leads: bool = False  # this caller commits the next group
-    result: tuple[int, int] | None = None
-    error: BaseException | None = None
-
-
-class GroupCommit:
-    """Event batches posted at the same time share one transaction: one commit, one fsync.
-
-    A caller whose batch waits while another group commits does not commit alone afterwards:
-    the first waiting caller becomes the leader and commits every batch waiting by then
-    (at most ``max_batches``), then hands over to the next waiting caller, if any. Each batch is
-    still all or none (a batch naming an unknown item is refused alone, the others go on) and
-    each caller returns only after the commit that holds its batch, so what is acknowledged
-    is durable. Written by hand: SQLAlchemy and SQLite offer no group commit, and the
-    leader/follower hand-over is short.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        pseudonymizer: Pseudonymizer,
-        *,
-        max_batches: int = 64,
-        source: str = "request",
-    ) -> None:
-        self.store = store
-        self.pseudonymizer = pseudonymizer
-        self.max_batches = max_batches
-        self.source = source
-        self.commits = 0  # transactions committed (each may hold several batches)
-        self._lock = threading.Lock()
-        self._waiting: list[_Batch] = []
-        self._leading = False
-
-    def store_events(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Store one batch atomically; return ``(stored, duplicates)`` once it is committed."""
-        batch = _Batch(events, [to_stored(e, self.pseudonymizer) for e in events])
-        with self._lock:
-            self._waiting.append(batch)
-            if not self._leading:
-                self._leading = batch.leads = True
-        if not batch.leads:
-            batch.wake.wait()  # committed by a leader, or made the leader
-        if batch.leads:
-            self._commit_next_group()
-        if batch.error is not None:
-            raise batch.error
-        assert batch.result is not None
-        return batch.result
-
-    def _commit_next_group(self) -> None:
-        with self._lock:
-            group = self._waiting[: self.max_batches]
-            del self._waiting[: self.max_batches]
-        try:
-            self._commit(group)
-        finally:
-            with self._lock:
-                if self._waiting:
-                    following = self._waiting[0]
-                    following.leads = True
-                    following.wake.set()
-                else:
-                    self._leading = False
-            for batch in group:
-                batch.wake.set()
-
-    def _commit(self, group: list[_Batch]) -> None:
-        """Commit the group; every batch ends with a result or an error (nothing raises)."""
-        try:
-            with self.store.transaction() as conn:
-                wanted = {e.item_id for b in group for e in b.events if e.item_id}
-                known = self.store.existing_item_ids(wanted, conn)
-                for batch in group:
-                    try:
-                        _check_items(batch.events, known, self.source)
-                    except ValidationError as exc:
-                        batch.error = exc
-                        continue
-                    stored = self.store.add_events(_unique(batch.rows), conn)
-                    batch.result = (stored, len(batch.events) - stored)
-            self.commits += 1
-        except BaseException as exc:  # the transaction rolled back: no batch of it is stored
-            for batch in group:
-                if batch.error is None:
-                    batch.result, batch.error = None, exc
-
-
-def _unique(events: Sequence[StoredEvent]) -> list[StoredEvent]:
+def unique_events(events: Sequence[StoredEvent]) -> list[StoredEvent]:
     seen: set[str] = set()
     out = []
     for e in events:
@@ -449,7 +356,7 @@ def import_events(
                 valid.append(event)
         if rejects.report.invalid and not skip_invalid:
             return 0, 0  # the file will be rolled back: stop writing, keep validating
-        unique = _unique(valid)
+        unique = unique_events(valid)
         stored = store.add_events(unique, conn)
         return stored, len(valid) - stored
 

@@ -7,23 +7,24 @@ For-you walks a declared fallback chain and names the step that answered::
     trending  time-decayed popularity (per category when filtered)
     popular   all-time popularity
 
-Every item carries a reason derived from the models: the history item with the strongest
-co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase lift ("often
-bought with X"), the trending score ("trending in Y") or, for an item without interactions,
-the text-nearest history item ("new, similar to X").
+Items deleted from the catalog are left out of every list (``exclude_items``) until they are
+posted again. Every item carries a reason derived from the models: the history item with the
+strongest co-occurrence (else embedding) link to it ("because you viewed X"), co-purchase
+lift ("often bought with X"), the trending score ("trending in Y") or, for an item without
+interactions, the text-nearest history item ("new, similar to X").
 
 Erasure (:meth:`RecommendService.erase_user`) reaches the models: the user's live events and
 purchases go, and every model forgets the user (:meth:`Recommender.forget_users`); the counts
 models (co-occurrence, trending) exactly, the others until the retrain the answer asks for.
-Live state is held for at most :data:`MAX_LIVE_USERS` users (least recently active dropped
-first), each with at most :data:`MAX_LIVE` events.
+Live state (:mod:`shelf.recommend.live`) is bounded: the least recently active shoppers go
+first.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -31,9 +32,9 @@ import numpy as np
 
 from shelf.catalog import Item, recommender_text
 from shelf.errors import NotFoundError
-from shelf.lru import LRU
 from shelf.recommend.base import Recommender
 from shelf.recommend.cooccur import ItemCooccurrence
+from shelf.recommend.live import LiveState
 from shelf.recommend.popularity import Trending
 from shelf.recommend.reasons import personal_reasons
 from shelf.recommend.registry import load
@@ -41,8 +42,6 @@ from shelf.text.encoder import Encoder, load_encoder
 
 Source = Literal["personal", "session", "trending", "popular", "similar", "bought_together"]
 FALLBACK_CHAIN: tuple[Source, ...] = ("personal", "session", "trending", "popular")
-MAX_LIVE = 200  # live events kept per user
-MAX_LIVE_USERS = 100_000  # users with live state held in memory (least recently active go)
 PICKED = "picked for you"  # the reason shown when the caller may not see the history
 
 
@@ -65,12 +64,6 @@ class RecList:
         if self.source not in ("personal", "session"):
             return self
         return RecList(self.source, [replace(r, reason=PICKED) for r in self.items])
-
-
-@dataclass
-class _Live:
-    history: list[str] = field(default_factory=list)
-    bought: set[str] = field(default_factory=set)
 
 
 class RecommendService:
@@ -100,7 +93,8 @@ class RecommendService:
         self.categories = {k: list(v) for k, v in (categories or {}).items()}
         self.bought = {k: set(v) for k, v in (bought or {}).items()}
         self.version = version
-        self._live: LRU[str, _Live] = LRU(MAX_LIVE_USERS)
+        self.live = LiveState()
+        self._excluded: frozenset[str] = frozenset()  # deleted from the catalog; swapped whole
         self._lock = threading.Lock()
         self._encoder: Encoder | None = None  # made on the first new item
 
@@ -146,28 +140,34 @@ class RecommendService:
 
     def record_event(self, user_id: str, item_id: str, event_type: str = "view") -> None:
         """Add a live event: it changes the user's next for-you answer (no retraining)."""
-        if event_type in {"search", "remove_from_cart"}:
-            return
-        with self._lock:
-            live = self._live.get_or_compute(user_id, lambda _: _Live())
-            live.history.append(item_id)
-            del live.history[:-MAX_LIVE]
-            if event_type == "purchase":
-                live.bought.add(item_id)
+        self.live.record(user_id, item_id, event_type)
 
     def carry_live_state(self, previous: RecommendService) -> None:
-        """Take over the live events of the service this one replaces (hot swap), so events
-        that arrived after training keep shaping the answers."""
-        with previous._lock:
-            live = [(k, _Live(list(v.history), set(v.bought))) for k, v in previous._live.items()]
+        """Take over the live events and deletions of the service this one replaces (hot
+        swap), so events that arrived after training keep shaping the answers."""
+        self.live.take_over(previous.live)
         with self._lock:
-            for key, state in live:  # least recently active first, so the order carries over
-                self._live.put(key, state)
+            self._excluded |= previous._excluded
+
+    def exclude_items(self, item_ids: Iterable[str]) -> None:
+        """Leave these items (deleted from the catalog) out of every list; the models keep
+        them until retrained, and retrained on the stored events they would learn them again,
+        so the engine excludes what the catalog lacks whenever it loads a model."""
+        with self._lock:
+            self._excluded = self._excluded | set(item_ids)
+
+    def restore_items(self, item_ids: Iterable[str]) -> None:
+        """Recommend these items again (posted to the catalog again)."""
+        with self._lock:
+            self._excluded = self._excluded - set(item_ids)
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        return self._excluded
 
     def has_live(self, user_id: str) -> bool:
         """Whether live events of the user are held in memory."""
-        with self._lock:
-            return user_id in self._live
+        return user_id in self.live
 
     def erase_user(self, user_key: str) -> bool:
         """Erase a user (GDPR Art. 17) from what this service holds: live events, purchases,
@@ -175,7 +175,7 @@ class RecommendService:
         history, and what each model can subtract of what it learned). Returns whether a
         retrain is still needed: a model that knew the user does not forget exactly."""
         with self._lock:
-            self._live.pop(user_key)
+            self.live.forget(user_key)
             self.bought.pop(user_key, None)
             retrain = False
             models: list[Recommender] = []
@@ -215,6 +215,7 @@ class RecommendService:
     def add_catalog_items(self, items: Sequence[Item]) -> int:
         """Make new catalog items recommendable at once from their text, when the personal
         model can (cold start; id-only models learn them at retraining); returns how many."""
+        self.restore_items(i.item_id for i in items if i.item_id in self._excluded)
         if not self.personal.can_add_items:
             return 0
         fresh = {i.item_id: i for i in items if i.item_id not in self.personal.item_index_}
@@ -237,12 +238,10 @@ class RecommendService:
         index = self.personal.user_index_.get(user_id)
         if index is not None:
             stored = [self.personal.items_[i] for i in self.personal.histories_[index]]
-        live = self._live.get(user_id)
-        return stored + (list(live.history) if live else [])
+        return stored + self.live.history(user_id)
 
     def bought_items(self, user_id: str) -> set[str]:
-        live = self._live.get(user_id)
-        return self.bought.get(user_id, set()) | (live.bought if live else set())
+        return self.bought.get(user_id, set()) | self.live.bought(user_id)
 
     # ---- answers -------------------------------------------------------------------------
     def for_you(
@@ -257,7 +256,9 @@ class RecommendService:
         """Personal recommendations, falling back along :data:`FALLBACK_CHAIN`."""
         history = self.history(user_id)
         known = user_id in self.personal.user_index_
-        banned = set(exclude) | (set() if include_bought else self.bought_items(user_id))
+        banned = set(exclude) | self._excluded
+        if not include_bought:
+            banned |= self.bought_items(user_id)
         candidates = self._in_category(category)
         if history:
             source: Source = "personal" if known else "session"
@@ -289,11 +290,12 @@ class RecommendService:
     def similar(self, item_id: str, n: int = 10) -> RecList:
         """Items like ``item_id``: co-occurrence neighbours, then the model's item embeddings."""
         self._require(item_id)
-        pairs = self.cooc.neighbours([item_id], n)[0]
+        gone = self._excluded
+        pairs = _shown(self.cooc.neighbours([item_id], n + len(gone))[0], n, gone)
         name = self._title(item_id)
         items = [Recommendation(i, s, f"often viewed with {name}") for i, s in pairs]
         if len(items) < n:
-            have = {r.item_id for r in items} | {item_id}
+            have = {r.item_id for r in items} | {item_id} | gone
             more = self.personal.similar_items([item_id], n + len(have))
             for i, s in zip(more.ids[0], more.scores[0], strict=True):
                 if i and i not in have and len(items) < n:
@@ -304,7 +306,8 @@ class RecommendService:
         """Items most often bought with ``item_id`` (co-purchase lift)."""
         self._require(item_id)
         name = self._title(item_id)
-        pairs = self.cooc.bought_together([item_id], n)[0]
+        gone = self._excluded
+        pairs = _shown(self.cooc.bought_together([item_id], n + len(gone))[0], n, gone)
         return RecList(
             "bought_together", [Recommendation(i, s, f"often bought with {name}") for i, s in pairs]
         )
@@ -313,7 +316,7 @@ class RecommendService:
         self, n: int = 10, *, category: str | None = None, exclude: set[str] | None = None
     ) -> RecList:
         """Time-decayed trending items, optionally within a category."""
-        skip = exclude or set()
+        skip = (exclude or set()) | self._excluded
         allowed = self._in_category(category)
         allowed_set = set(allowed) if allowed is not None else None
         items = []
@@ -360,5 +363,10 @@ class RecommendService:
         return self.titles.get(item) or item
 
     def _require(self, item_id: str) -> None:
-        if item_id not in self.personal.item_index_:
+        if item_id not in self.personal.item_index_ or item_id in self._excluded:
             raise NotFoundError("item", item_id)
+
+
+def _shown(pairs: list[tuple[str, float]], n: int, gone: frozenset[str]) -> list[tuple[str, float]]:
+    """The first ``n`` of ``pairs`` not ``gone``."""
+    return [(i, s) for i, s in pairs if i not in gone][:n]

@@ -43,6 +43,12 @@ class SearchConfig(BaseModel):
         "setting the ranker, query model, query log or popularity start a fresh cache "
         "(changing one of those objects in place does not).",
     )
+    response_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of answers the response cache holds, as serialised JSON (with "
+        "their keys): large answers cannot take the memory; the least recently used go first.",
+    )
     encode_in_parallel: bool = Field(
         default=True,
         description="Encode the query and search the vector index on a second thread while "

@@ -2,7 +2,10 @@
 
 Filters are data (:class:`SearchFilters`), turned into one boolean mask over all items. Facets
 count the items of a result set by brand, category (each level of the path), availability,
-price band and attribute value; counts are exact over the set given.
+price band and attribute value; counts are exact over the set given. Both are bounded: a
+request names at most ``MAX_FILTER_VALUES`` brands, attributes and values of one attribute, and
+an answer holds at most ``MAX_FACET_GROUPS`` facets of at most ``MAX_FACET_VALUES`` values
+each (attribute facets could otherwise be one per attribute name of the catalog).
 """
 
 from __future__ import annotations
@@ -14,11 +17,20 @@ from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shelf.catalog import Item
+from shelf.catalog.limits import (
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_BRAND_LENGTH,
+    MAX_CATEGORY_DEPTH,
+)
 
 PRICE_BANDS: tuple[float, ...] = (0, 10, 25, 50, 100, 250, 500, 1000)
+MAX_FILTER_VALUES = 50  # brands, attribute names, and values of one attribute, per request
+MAX_FACET_GROUPS = 20  # facets per answer: brand, category levels, availability, price first
+MAX_FACET_VALUES = 20  # values per facet, the most frequent
 
 
 class SortOrder(StrEnum):
@@ -45,6 +57,32 @@ class SearchFilters(BaseModel):
     )
     available: bool | None = Field(default=None, description="Only (un)available items.")
 
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_CATEGORY_DEPTH:
+            raise ValueError(f"at most {MAX_CATEGORY_DEPTH} levels deep, got {len(value)}")
+        return value
+
+    @field_validator("brands")
+    @classmethod
+    def _brands(cls, value: list[str]) -> list[str]:
+        _at_most(value, MAX_FILTER_VALUES, "brands")
+        for brand in value:
+            _at_most(brand, MAX_BRAND_LENGTH, "characters in a brand")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        _at_most(value, MAX_FILTER_VALUES, "attributes")
+        for name, values in value.items():
+            _at_most(name, MAX_ATTRIBUTE_NAME_LENGTH, "characters in an attribute name")
+            _at_most(values, MAX_FILTER_VALUES, f"values of {name!r}")
+            for wanted in values:
+                _at_most(wanted, MAX_ATTRIBUTE_VALUE_LENGTH, "characters in an attribute value")
+        return value
+
     @model_validator(mode="after")
     def _bounds(self) -> SearchFilters:
         if (
@@ -57,6 +95,11 @@ class SearchFilters(BaseModel):
 
     def is_empty(self) -> bool:
         return self == SearchFilters()
+
+
+def _at_most(value: Sequence[object] | dict[str, list[str]], limit: int, what: str) -> None:
+    if len(value) > limit:
+        raise ValueError(f"at most {limit} {what}, got {len(value)}")
 
 
 def _key(value: object) -> str:
@@ -173,9 +216,13 @@ class CatalogColumns:
             mask &= self.available == filters.available
         return mask
 
-    def facets(self, docs: np.ndarray, *, top: int = 20) -> dict[str, dict[str, int]]:
+    def facets(
+        self, docs: np.ndarray, *, top: int = MAX_FACET_VALUES, groups: int = MAX_FACET_GROUPS
+    ) -> dict[str, dict[str, int]]:
         """Exact counts over ``docs`` by brand, category level, availability, price band and
-        attribute; each facet lists its ``top`` most frequent values (ties by name)."""
+        attribute; each facet lists its ``top`` most frequent values (ties by name). At most
+        ``groups`` facets: brand, the category levels, availability and price first, then
+        the attributes the set has most values of (ties by name)."""
         out: dict[str, dict[str, int]] = {}
         if len(docs) == 0:
             return out
@@ -199,22 +246,33 @@ class CatalogColumns:
                 attrs.setdefault(kind, {})[value] = count
         for depth, counts_by_path in sorted(levels.items()):
             out[f"category.{depth}"] = _top(counts_by_path, top)
-        for name, counts_by_value in sorted(attrs.items()):
-            out[f"attributes.{name}"] = _top(counts_by_value, top)
+        tail = {"available": self._availability(docs)}
+        if (bands := self._price_bands(docs)) is not None:
+            tail["price"] = bands
+        room = max(groups - len(out) - len(tail), 0)
+        shown = sorted(attrs, key=lambda name: (-sum(attrs[name].values()), name))[:room]
+        for name in sorted(shown):
+            out[f"attributes.{name}"] = _top(attrs[name], top)
+        out.update(tail)
+        return dict(itertools.islice(out.items(), groups))
+
+    def _availability(self, docs: np.ndarray) -> dict[str, int]:
         avail = self.available[docs]
-        out["available"] = {"true": int(avail.sum()), "false": int((~avail).sum())}
+        return {"true": int(avail.sum()), "false": int((~avail).sum())}
+
+    def _price_bands(self, docs: np.ndarray) -> dict[str, int] | None:
         prices = self.price[docs]
         prices = prices[~np.isnan(prices)]
-        if len(prices):
-            bands: dict[str, int] = {}
-            edges = [*PRICE_BANDS, np.inf]
-            for low, high in itertools.pairwise(edges):
-                c = int(((prices >= low) & (prices < high)).sum())
-                if c:
-                    label = f"{low:g}+" if high == np.inf else f"{low:g}-{high:g}"
-                    bands[label] = c
-            out["price"] = bands
-        return out
+        if not len(prices):
+            return None
+        bands: dict[str, int] = {}
+        edges = [*PRICE_BANDS, np.inf]
+        for low, high in itertools.pairwise(edges):
+            c = int(((prices >= low) & (prices < high)).sum())
+            if c:
+                label = f"{low:g}+" if high == np.inf else f"{low:g}-{high:g}"
+                bands[label] = c
+        return bands
 
     def sort(self, docs: np.ndarray, relevance: np.ndarray, order: SortOrder) -> np.ndarray:
         """``docs`` reordered by ``order``; ties (and unknown values, last) by relevance."""

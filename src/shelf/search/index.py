@@ -4,7 +4,9 @@ query understanding needs. Built by :class:`SearchIndex` and read by the candida
 
 Adding items encodes them first (the slow part, :meth:`SearchIndex.encode`, done while
 searches go on), then enters them into every index at once (:meth:`SearchIndex.add`, under the
-service's lock).
+service's lock). The indexes only grow: a deleted item keeps its row, marked in
+:attr:`SearchIndex.deleted`, which every answer's mask leaves out (:meth:`SearchIndex.live`);
+the same id added again gets a new row.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class SearchIndex:
         self.dense: DenseIndex | None = None
         self.speller = SpellingCorrector() if config.spelling else None
         self.synonyms = SynonymMap(config.synonyms, self.analyzer)
-        self.positions: dict[str, int] = {}
+        self.positions: dict[str, int] = {}  # of the items not deleted
+        self.deleted = np.zeros(0, dtype=bool)  # per row: the item was deleted
         self.attribute_sets: list[set[str]] = []
         self._understanding: QueryUnderstanding | None = None
 
@@ -60,8 +63,28 @@ class SearchIndex:
         return len(self.items)
 
     def position(self, item_id: str) -> int | None:
-        """The item's row in the index (None when it is not indexed)."""
+        """The item's row in the index (None when it is not indexed, or deleted)."""
         return self.positions.get(item_id)
+
+    @property
+    def n_live(self) -> int:
+        """Items indexed and not deleted."""
+        return len(self.positions)
+
+    def delete(self, item_ids: Sequence[str]) -> int:
+        """Mark the items deleted (their rows stay, left out of every answer); returns how
+        many were indexed. The caller holds the lock that answers take."""
+        rows = [
+            r for i in dict.fromkeys(item_ids) if (r := self.positions.pop(i, None)) is not None
+        ]
+        self.deleted[rows] = True
+        return len(rows)
+
+    def live(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """``mask`` (None: every row) without the deleted rows; None while none is deleted."""
+        if len(self.positions) == len(self.items):
+            return mask
+        return ~self.deleted if mask is None else mask & ~self.deleted
 
     @property
     def encodes(self) -> bool:
@@ -113,6 +136,7 @@ class SearchIndex:
                 self.lexical.add(part)
                 progress.advance(task, len(part))
             self.columns.add(items)
+            self.deleted = np.concatenate([self.deleted, np.zeros(len(items), dtype=bool)])
             for offset, item in enumerate(items):
                 self.positions[item.item_id] = len(self.items) + offset
                 self.attribute_sets.append(
@@ -152,7 +176,8 @@ class SearchIndex:
         self.dense.add(vectors, on_progress=lambda n: progress.advance(graph, n))
 
     def save(self, path: Path) -> None:
-        """Write the config, the items and the item vectors (no pickles)."""
+        """Write the config, the items and the item vectors (no pickles). Deleted items are
+        written too (a saved index is built from files, where nothing is deleted)."""
         path.mkdir(parents=True, exist_ok=True)
         (path / "config.json").write_text(self.config.model_dump_json(indent=2))
         with (path / "items.jsonl").open("w", encoding="utf-8") as fh:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import wait
 from pathlib import Path
 
@@ -62,7 +62,9 @@ class SearchService:
         self._ranker: Ranker = ranker or LinearRanker()
         self._vectors = QueryVectors()
         self._generation = 0  # bumped by every change that can change an answer
-        self._responses: LRU[str, SearchResponse] = LRU(self.config.response_cache_size)
+        self._responses: LRU[str, SearchResponse] = LRU(
+            self.config.response_cache_size, max_bytes=self.config.response_cache_bytes
+        )
         # Held while answering, while new items enter the indexes (their encoding happens
         # before) and while the ranker, query model, query log or popularity are swapped
         # (re-entrant: search -> prepare). Uncached answers of one process run one at a time.
@@ -121,6 +123,15 @@ class SearchService:
                 finally:  # even a failure half-way may have changed answers
                     self._generation += 1
 
+    def delete_items(self, item_ids: Sequence[str]) -> int:
+        """Never answer these items again (until added again); returns how many were
+        indexed. The response cache starts fresh."""
+        with self._lock:
+            deleted = self.index.delete(item_ids)
+            if deleted:
+                self._generation += 1
+        return deleted
+
     # ----------------------------------------------------------------- learned parts
     @property
     def items(self) -> list[Item]:
@@ -128,7 +139,8 @@ class SearchService:
         return self.index.items
 
     def __len__(self) -> int:
-        return len(self.index)
+        """Items that answers may hold (indexed and not deleted)."""
+        return self.index.n_live
 
     def position(self, item_id: str) -> int | None:
         """The item's row in the index (None when it is not indexed)."""
@@ -243,12 +255,12 @@ class SearchService:
         with self._lock:  # no item is indexed halfway through an answer
             response = self._answer(request, start)
             key = self._cache_key(request)
-        if key is not None:
-            self._responses.put(key, response)
+        if key is not None:  # weighed as what it costs to keep: its JSON, and the key
+            self._responses.put(key, response, nbytes=len(key) + len(response.model_dump_json()))
         return response
 
     def _cache_key(self, request: SearchRequest) -> str | None:
-        if request.user_id is not None or not self._responses.size:
+        if request.user_id is not None or not self._responses.size or not self._responses.max_bytes:
             return None  # personal answers are not kept
         return f"{self._generation}:{request.model_dump_json()}"
 
@@ -267,7 +279,7 @@ class SearchService:
                 }
             )
         columns = self.index.columns
-        mask = columns.mask(filters)
+        mask = self.index.live(columns.mask(filters))
         candidates: Candidates | None = None
         if understood.terms or understood.text.strip():
             candidates = self.prepare(understood, mask)
@@ -311,11 +323,12 @@ class SearchService:
         if self.index.items:
             self.score(self.prepare(self.understand(self.index.items[0].title), cached=False))
 
-    def response_cache_stats(self) -> dict[str, int]:
-        """Size limit, hits and misses of the response cache (since the service started)."""
+    def response_cache_stats(self) -> dict[str, int | None]:
+        """Size limits, contents, hits and misses of the response cache (since the service
+        started)."""
         cache = self._responses
-        return {"size": cache.size, "entries": len(cache), "hits": cache.hits,
-                "misses": cache.misses}  # fmt: skip
+        return {"size": cache.size, "entries": len(cache), "max_bytes": cache.max_bytes,
+                "bytes": cache.nbytes, "hits": cache.hits, "misses": cache.misses}  # fmt: skip
 
 
 def _hit(item: Item, score: float, reason: str) -> SearchHit:

@@ -43,6 +43,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope | None] = {
     ("GET", "/users/{user_id}/recommendations"): Scope.SEARCH,
     ("POST", "/events"): Scope.SEARCH,  # a batch over SEARCH_EVENTS_MAX needs INGEST
     ("POST", "/items"): Scope.INGEST,
+    ("DELETE", "/items/{item_id:item_path}"): Scope.INGEST,
     ("DELETE", "/users/{user_id}"): Scope.ADMIN,
     ("GET", "/erasures"): Scope.ADMIN,
     ("GET", "/stats"): Scope.ADMIN,

@@ -2,6 +2,9 @@
 
 ``{"ok": false, "error": {"status": 422, "type": "validation_error", "message": "...",
 "details": [{"row": 3, "field": "price", "reason": "..."}]}}``
+
+A store failure answers 503 with a fixed message: what the database said (its statement and
+parameters, perhaps another client's data) goes to the server log only.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shelf.errors import ShelfError, ValidationError, pydantic_problem
+from shelf.errors import ShelfError, StoreError, ValidationError, pydantic_problem
 
 log = logging.getLogger("shelf.serve")
+STORE_FAILED = "the store failed; see the server log"
 
 _TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
@@ -92,6 +96,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _shelf_validation(_request: Request, exc: ValidationError) -> JSONResponse:
         return envelope(422, exc.describe(), [exc.to_dict()])
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        # the cause chained to the StoreError holds the statement and parameters
+        log.error("store failure on %s %s: %s", request.method, request.url.path, exc,
+                  exc_info=exc)  # fmt: skip
+        return envelope(exc.status_code, STORE_FAILED)
 
     @app.exception_handler(ShelfError)
     async def _shelf(request: Request, exc: ShelfError) -> Response:

@@ -52,6 +52,9 @@ class Metrics:
         self.items_upserted = Counter(
             "shelf_items_upserted", "Items upserted over HTTP.", registry=self.registry
         )
+        self.items_deleted = Counter(
+            "shelf_items_deleted", "Items deleted over HTTP.", registry=self.registry
+        )
         self.model_version = Gauge(
             "shelf_model_info",
             "The model versions serving (value 1), by service and version.",

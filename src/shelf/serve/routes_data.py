@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.convertors import PathConvertor, register_url_convertor
 
+from shelf.catalog import MAX_ID_LENGTH
 from shelf.serve.auth import SEARCH_EVENTS_MAX, Caller, Forbidden
 from shelf.serve.keys import Scope
 from shelf.serve.routes_service import engine_of
@@ -13,6 +15,7 @@ from shelf.serve.schemas import (
     ERROR_RESPONSES,
     EventsAck,
     EventsIn,
+    ItemDeleted,
     ItemOut,
     ItemPageOut,
     ItemsAck,
@@ -22,10 +25,21 @@ from shelf.serve.schemas import (
 router = APIRouter()
 
 
+class ItemPath(PathConvertor):
+    """An item id that may hold ``/``, but is not one of the item's own sub-resources: a
+    DELETE of ``/items/{id}/similar`` is a method that path does not have (405), not the
+    deletion of an item ``{id}/similar``."""
+
+    regex = r".+(?<!/similar)(?<!/bought-together)"
+
+
+register_url_convertor("item_path", ItemPath())
+
+
 @router.get(
     "/items/{item_id:path}", response_model=ItemOut, responses=ERROR_RESPONSES, tags=["catalog"]
 )
-def get_item(request: Request, item_id: Annotated[str, Path(max_length=256)]) -> ItemOut:
+def get_item(request: Request, item_id: Annotated[str, Path(max_length=MAX_ID_LENGTH)]) -> ItemOut:
     """One item by id."""
     return ItemOut(item=engine_of(request).get_item(item_id))
 
@@ -53,6 +67,23 @@ def post_items(request: Request, body: ItemsIn) -> ItemsAck:
     upserted = engine_of(request).add_items(body.items)
     request.app.state.metrics.items_upserted.inc(upserted)
     return ItemsAck(upserted=upserted)
+
+
+@router.delete(
+    "/items/{item_id:item_path}",
+    response_model=ItemDeleted,
+    responses=ERROR_RESPONSES,
+    tags=["catalog"],
+)
+def delete_item(
+    request: Request, item_id: Annotated[str, Path(max_length=MAX_ID_LENGTH)]
+) -> ItemDeleted:
+    """Delete an item (scope ``ingest``): from the store, and from search and the
+    recommendations of every serving process; its events stay. Posting the same id again
+    brings it back."""
+    engine_of(request).delete_item(item_id)
+    request.app.state.metrics.items_deleted.inc()
+    return ItemDeleted(item_id=item_id)
 
 
 @router.post("/events", response_model=EventsAck, responses=ERROR_RESPONSES, tags=["events"])

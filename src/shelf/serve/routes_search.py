@@ -15,8 +15,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shelf.catalog import split_category_path
+from shelf.catalog.limits import MAX_ID_LENGTH, MAX_QUERY_LENGTH
 from shelf.errors import ServiceUnavailable, ValidationError
-from shelf.search.filters import SortOrder
+from shelf.search.filters import MAX_FILTER_VALUES, SortOrder
 from shelf.search.schemas import MAX_PAGE_SIZE, SearchRequest, SearchResponse
 from shelf.search.service import SearchService
 from shelf.serve.live import caught_up
@@ -33,7 +34,20 @@ def _service(request: Request) -> SearchService:
     return service
 
 
+MAX_CATEGORY_PARAMETER = 2_048  # ten levels of 200 characters and their separators
+# A field of SearchFilters, as the HTTP parameter that sets it
+_PARAMETERS = {
+    "filters.brands": "brand",
+    "filters.attributes": "attr",
+    "filters.category": "category",
+}
+
+
 def _attributes(values: list[str]) -> dict[str, list[str]]:
+    if len(values) > MAX_FILTER_VALUES:
+        raise ValidationError(
+            f"at most {MAX_FILTER_VALUES} attribute filters, got {len(values)}", field="attr"
+        )
     out: dict[str, list[str]] = {}
     for value in values:
         name, sep, wanted = value.partition(":")
@@ -43,24 +57,43 @@ def _attributes(values: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def _checked(**fields: object) -> SearchRequest:
+    """The request, or a ValidationError naming the HTTP parameter (``brand``, not
+    ``filters.brands``)."""
+    try:
+        return SearchRequest.checked(**fields)
+    except ValidationError as exc:
+        field = _PARAMETERS.get(exc.field or "", exc.field)
+        raise ValidationError(exc.reason, field=field) from None
+
+
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 async def search(
     request: Request,
-    q: Annotated[str, Query(max_length=512, description="The query; empty to browse.")] = "",
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_LENGTH, description="The query; empty to browse.")
+    ] = "",
     category: Annotated[
-        str | None, Query(description="Category path prefix, 'Tools > Drills'.")
+        str | None,
+        Query(max_length=MAX_CATEGORY_PARAMETER, description="Category path prefix, 'A > B'."),
     ] = None,
-    brand: Annotated[list[str] | None, Query(description="Any of these brands.")] = None,
+    brand: Annotated[
+        list[str] | None, Query(description=f"Any of these brands (at most {MAX_FILTER_VALUES}).")
+    ] = None,
     price_min: Annotated[float | None, Query(ge=0)] = None,
     price_max: Annotated[float | None, Query(ge=0)] = None,
     available: Annotated[bool | None, Query(description="Only (un)available items.")] = None,
     attr: Annotated[
-        list[str] | None, Query(description="Attribute filter name:value (repeatable).")
+        list[str] | None,
+        Query(
+            description="Attribute filter name:value (repeatable, at most "
+            f"{MAX_FILTER_VALUES} times)."
+        ),
     ] = None,
     sort: SortOrder = SortOrder.RELEVANCE,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    user_id: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
     understand: Annotated[
         bool, Query(description="Read price bounds, brands and attributes from the query.")
     ] = True,
@@ -68,7 +101,7 @@ async def search(
     """Search the catalog. The response says what was understood from the query; explicit
     filters override it and ``understand=false`` turns it off."""
     started = time.perf_counter()
-    asked = SearchRequest.checked(
+    asked = _checked(
         query=q,
         filters={
             "category": split_category_path(category),

@@ -68,6 +68,10 @@ class UserDeleted(Ack):
     events_deleted: int
 
 
+class ItemDeleted(Ack):
+    item_id: str = Field(description="Deleted from the store, search and recommendations.")
+
+
 class ErrorDetail(BaseModel):
     row: int | None = None
     field: str | None = None

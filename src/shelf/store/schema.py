@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shelf.catalog import Item
+from shelf.catalog.limits import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_SESSION_ID_LENGTH
 from shelf.errors import StoreError
 from shelf.store.base import StoredEvent
 
@@ -20,7 +21,9 @@ metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
 # Item ids sort by code point on every backend, as SQLite's BINARY does; a PostgreSQL database
 # with a linguistic collation (en_US) would otherwise page through items in another order.
-_ITEM_ID = sa.String(256).with_variant(sa.String(256, collation="C"), "postgresql")
+_ITEM_ID = sa.String(MAX_ID_LENGTH).with_variant(
+    sa.String(MAX_ID_LENGTH, collation="C"), "postgresql"
+)
 
 items_table = sa.Table(
     "items",
@@ -43,6 +46,17 @@ sa.Index("ix_items_brand", items_table.c.brand)
 sa.Index("ix_items_category_path", items_table.c.category_path)
 items_updated_index = sa.Index("ix_items_updated_at", items_table.c.updated_at_ms)
 
+# Every deletion of an item, in commit order (ids never reused): serving processes tail it by
+# id (shelf.engine.tail) and stop finding the item; upserting the id again brings it back.
+item_deletions_table = sa.Table(
+    "item_deletions",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("item_id", _ITEM_ID, nullable=False),
+    sa.Column("deleted_at_ms", sa.BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
 users_table = sa.Table(
     "users",
     metadata,
@@ -55,13 +69,15 @@ events_table = sa.Table(
     metadata,
     sa.Column("id", _PK, primary_key=True, autoincrement=True),
     sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
-    sa.Column("event_id", sa.String(256)),
+    # as wide as validation allows (shelf.catalog.limits): a longer value is refused at the
+    # door, not by PostgreSQL for the whole batch
+    sa.Column("event_id", sa.String(MAX_EVENT_ID_LENGTH)),
     sa.Column("user_key", sa.String(64), nullable=False, index=True),
-    sa.Column("item_id", sa.String(256)),
+    sa.Column("item_id", sa.String(MAX_ID_LENGTH)),
     sa.Column("type", sa.String(20), nullable=False),
     sa.Column("value", sa.Float),
     sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
-    sa.Column("session_id", sa.String(256)),
+    sa.Column("session_id", sa.String(MAX_SESSION_ID_LENGTH)),
     sa.Column("query", sa.Text),
     # Ids are never reused, even after the newest events are deleted: serving workers tail
     # the table by id (Engine.sync_live), so a reused id would be an event nobody sees.

@@ -29,6 +29,7 @@ from shelf.store.schema import (
     EVENT_FIELDS,
     check_schema,
     events_table,
+    item_deletions_table,
     item_row,
     items_table,
     items_updated_index,
@@ -44,9 +45,10 @@ from shelf.store.sqlite import (
     configure_connection,
     migrate_events_autoincrement,
 )
+from shelf.store.tailing import TailReads
 
 
-class SQLStore:
+class SQLStore(TailReads):
     """The store on any SQLAlchemy URL of a supported backend (sqlite, postgresql)."""
 
     def __init__(self, url: str) -> None:
@@ -63,8 +65,13 @@ class SQLStore:
                 check_schema(conn)
         except SQLAlchemyError as exc:
             safe = sa.make_url(url).render_as_string(hide_password=True)
-            raise StoreError(f"cannot open the store at {safe}: {exc}") from exc
+            raise store_failure(f"cannot open the store at {safe}", exc) from exc
         self.dialect = self.engine.dialect.name
+        # what the driver raises itself (PostgreSQL's COPY path calls it directly)
+        self._driver_errors: tuple[type[BaseException], ...] = (SQLAlchemyError,)
+        dbapi = getattr(self.engine.dialect, "dbapi", None)
+        if isinstance(getattr(dbapi, "Error", None), type):
+            self._driver_errors += (dbapi.Error,)  # type: ignore[union-attr]
         self._probe: DataVersionProbe | None = None
         self._writer: WriterLock | None = None
         parsed = sa.make_url(url)
@@ -89,7 +96,8 @@ class SQLStore:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction, committed when the block ends (on SQLite files, writers take
-        turns through :class:`WriterLock`)."""
+        turns through :class:`WriterLock`). A database error becomes a StoreError whose
+        message leaves out the statement and its parameters (they stay in its cause)."""
         writer = self._writer
         try:
             if writer is None:
@@ -98,8 +106,18 @@ class SQLStore:
             else:
                 with writer.held(), self.engine.begin() as conn:
                     yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store transaction failed: {exc}") from exc
+        except self._driver_errors as exc:
+            raise store_failure("store transaction failed", exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads; a database error becomes a StoreError as in
+        :meth:`transaction`."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except self._driver_errors as exc:
+            raise store_failure("store read failed", exc) from exc
 
     @contextmanager
     def _conn(self, conn: Connection | None) -> Iterator[Connection]:
@@ -127,13 +145,32 @@ class SQLStore:
             c.execute(stmt, rows)
         return len(rows)
 
+    def delete_items(self, item_ids: Sequence[str], conn: Connection | None = None) -> int:
+        """Delete the items that exist (their events stay) and log each deletion, for the
+        other serving processes; returns how many there were."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return 0
+        now = now_ms()
+        with self._conn(conn) as c:
+            found = sorted(self.existing_item_ids(ids, c))
+            for start in range(0, len(found), 900):
+                chunk = found[start : start + 900]
+                c.execute(items_table.delete().where(items_table.c.item_id.in_(chunk)))
+            if found:
+                c.execute(
+                    item_deletions_table.insert(),
+                    [{"item_id": i, "deleted_at_ms": now} for i in found],
+                )
+        return len(found)
+
     def get_item(self, item_id: str) -> Item | None:
         return self.get_items([item_id]).get(item_id)
 
     def get_items(self, item_ids: Sequence[str]) -> dict[str, Item]:
         out: dict[str, Item] = {}
         ids = list(dict.fromkeys(item_ids))
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
                 rows = conn.execute(items_table.select().where(items_table.c.item_id.in_(chunk)))
@@ -150,7 +187,7 @@ class SQLStore:
         brand: str | None = None,
     ) -> ItemPage:
         where = item_filters(category, brand)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(items_table).where(*where)
             ).scalar_one()
@@ -169,7 +206,7 @@ class SQLStore:
             query = items_table.select().order_by(items_table.c.item_id).limit(batch_size)
             if last is not None:
                 query = query.where(items_table.c.item_id > last)
-            with self.engine.connect() as conn:
+            with self._reading() as conn:
                 batch = [row_item(r) for r in conn.execute(query)]
             if not batch:
                 return
@@ -229,7 +266,7 @@ class SQLStore:
             cols.user_key, cols.item_id, cols.type, cols.timestamp_ms, cols.value, cols.session_id
         ).order_by(cols.timestamp_ms, cols.id)
         user, item, kind, ts, value, session = [], [], [], [], [], []
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 user.append(row[0])
                 item.append(row[1])
@@ -253,60 +290,8 @@ class SQLStore:
             .where(events_table.c.item_id.is_not(None))
             .group_by(events_table.c.item_id)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return {str(item): int(n) for item, n in conn.execute(query)}
-
-    # -- tailing, for every serving process to see the writes of the others -----------------
-    def last_event_id(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(events_table.c.id))).scalar() or 0)
-
-    def events_after(
-        self, after_id: int, limit: int = 10_000
-    ) -> list[tuple[int, str, str | None, str]]:
-        """(id, user_key, item_id, type) of the events stored after ``after_id``, in id order.
-
-        On SQLite ids follow commit order (one writer at a time), so a reader that remembers
-        the last id it saw misses nothing. On PostgreSQL a transaction holding lower ids can
-        commit after a higher one, so tailing by id is not exact there (``Engine`` tails only
-        SQLite).
-        """
-        c = events_table.c
-        query = (
-            sa.select(c.id, c.user_key, c.item_id, c.type)
-            .where(c.id > after_id)
-            .order_by(c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [(int(i), str(u), it, str(t)) for i, u, it, t in conn.execute(query)]
-
-    def items_changed_since(self, since_ms: int, limit: int = 10_000) -> list[tuple[int, Item]]:
-        """(write time in ms, item) of the items written at or after ``since_ms``, oldest
-        first."""
-        query = (
-            items_table.select()
-            .where(items_table.c.updated_at_ms >= since_ms)
-            .order_by(items_table.c.updated_at_ms, items_table.c.item_id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [(int(r.updated_at_ms), row_item(r)) for r in conn.execute(query)]
-
-    def change_token(self) -> int | None:
-        """SQLite's ``PRAGMA data_version`` on a read-only probe connection: a serving process
-        that sees the same value as last time knows nothing was written in between and skips
-        its tailing queries. None on PostgreSQL and in-memory SQLite."""
-        return None if self._probe is None else self._probe.change_token()
-
-    def has_user(self, user_key: str) -> bool:
-        # Asked once per recommendation request for a user not seen since the last commit:
-        # the SQLite probe answers without a pooled connection and a compiled select.
-        if self._probe is not None:
-            return self._probe.has_user(user_key)
-        query = sa.select(users_table.c.user_key).where(users_table.c.user_key == user_key)
-        with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
 
     def user_events(self, user_key: str, limit: int = 200) -> list[StoredEvent]:
         query = (
@@ -315,7 +300,7 @@ class SQLStore:
             .order_by(events_table.c.timestamp_ms.desc(), events_table.c.id.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = [row_event(r) for r in conn.execute(query)]
         rows.reverse()
         return rows
@@ -335,7 +320,7 @@ class SQLStore:
 
     def counts(self) -> dict[str, int]:
         """Rows of each table, and events by type."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return count_rows(conn)
 
     def close(self) -> None:
@@ -345,6 +330,17 @@ class SQLStore:
         if self._writer is not None:
             self._writer.close()
         self.engine.dispose()
+
+
+def store_failure(what: str, exc: BaseException) -> StoreError:
+    """A StoreError saying ``what`` failed and the driver's first line of why, without the
+    statement and parameters SQLAlchemy appends (a client must not see them; a server logs
+    them from the cause, which the caller chains)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines and not lines[0].startswith("[SQL") else ""
+    reason = reason.split(" [SQL:")[0]
+    return StoreError(f"{what}: {type(cause).__name__}" + (f": {reason}" if reason else ""))
 
 
 def create_engine(url: str) -> Engine:
