@@ -89,7 +89,8 @@ def test_erasure_reaches_store_models_rejects_and_artifacts(engine: Engine, tmp_
     # the store and its tombstone
     assert not engine.store.has_user(key)
     assert [e.user_key for e in engine.store.access.erasures(pending_only=True)] == [key]
-    engine.add_events([Event(user_id=ERASED, item_id="drill-1", type="view", timestamp=5)])
+    again = engine.add_events([Event(user_id=ERASED, item_id="drill-1", type="view", timestamp=5)])
+    assert (again.stored, again.duplicates, again.erased) == (0, 0, 1)
     assert not engine.store.has_user(key) and engine.store.user_events(key) == []
     events_file = tmp_path / "replay.csv"
     events_file.write_text(f"user_id,item_id,type,timestamp\n{ERASED},drill-2,view,7\n")
@@ -212,3 +213,19 @@ def test_rejects_files_hold_pseudonyms_privately(sqlite_store: object, tmp_path:
     assert "dave@example.com" not in text
     assert json.loads(text)["record"]["user_id"] == pseudonyms.pseudonym("dave@example.com")
     assert (rejects.stat().st_mode & 0o777) == 0o600
+
+
+def test_an_erasure_reaches_the_other_serving_workers(engine: Engine) -> None:
+    if not engine.store.tails_by_id:
+        pytest.skip("workers share a store by tailing it on SQLite only")
+    other = Engine(engine.settings)  # a second worker over the same store
+    try:
+        other.start_services(search=False)
+        key = other.user_key(ERASED)
+        assert other.recs is not None and key in other.recs.personal.user_index_
+        engine.delete_user(ERASED)
+        other.sync_items(force=True)
+        assert key not in other.recs.personal.user_index_
+        assert other.recs.cooc.item_counts_.sum() == engine.recs.cooc.item_counts_.sum()  # type: ignore[union-attr]
+    finally:
+        other.close()

@@ -152,10 +152,10 @@ def test_list_items(stocked: TestClient, query: str, ids: list[str], total: int)
 def test_post_events_stores_and_counts_duplicates(stocked: TestClient, engine: Engine) -> None:
     response = stocked.post("/events", json={"events": EVENTS})
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "received": 3, "stored": 3, "duplicates": 0}
+    assert response.json() == {"ok": True, "received": 3, "stored": 3, "duplicates": 0, "erased": 0}
     # Re-sent, plus one duplicate within the batch: nothing new.
     again = stocked.post("/events", json={"events": [*EVENTS, EVENTS[0]]})
-    assert again.json() == {"ok": True, "received": 4, "stored": 0, "duplicates": 4}
+    assert again.json() == {"ok": True, "received": 4, "stored": 0, "duplicates": 4, "erased": 0}
     assert counts(stocked) == {
         "items": 4,
         "users": 2,
@@ -473,7 +473,7 @@ def test_live_server_stores_events_durably(tmp_path: Path) -> None:
     with live_server(data) as base, httpx.Client(base_url=base, timeout=5, trust_env=False) as http:
         assert http.post("/items", json={"items": ITEMS}).json()["upserted"] == 4
         ack = http.post("/events", json={"events": EVENTS}).json()
-        assert ack == {"ok": True, "received": 3, "stored": 3, "duplicates": 0}
+        assert ack == {"ok": True, "received": 3, "stored": 3, "duplicates": 0, "erased": 0}
     store = open_store(f"sqlite:///{data / 'shelf.db'}")
     try:
         assert store.counts() == {

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,14 @@ from shelf.store import Store, open_store
 
 log = logging.getLogger("shelf.engine")
 RECS_ARTIFACT = "recs"
+
+
+class EventsStored(NamedTuple):
+    """What became of a batch of events: newly stored, already stored, of erased users."""
+
+    stored: int
+    duplicates: int
+    erased: int
 
 
 class Engine:
@@ -239,18 +247,20 @@ class Engine:
             search.add_items(fresh)  # encodes, then takes its lock to insert
         return len(fresh)
 
-    def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Store events durably (all or none), then feed them to the live recommender."""
-        stored, duplicates = self.event_writer.store_events(events)
+    def add_events(self, events: Sequence[Event]) -> EventsStored:
+        """Store events durably (all or none), then feed them to the live recommender.
+        Events of erased users are not stored (the tombstone) and are counted apart."""
+        stored, unstored = self.event_writer.store_events(events)
+        keys = [self.user_key(e.user_id) for e in events]
+        erased = self.store.access.erased(keys) if unstored else set()
+        refused = sum(key in erased for key in keys)
         if self.tail.enabled:
             self.tail.sync_events()  # applies exactly the stored rows, this worker's and others'
         else:
-            keyed = [(self.user_key(e.user_id), e) for e in events if e.item_id is not None]
-            erased = self.store.access.erased([key for key, _e in keyed])  # never stored
-            for key, event in keyed:
+            for key, event in zip(keys, events, strict=True):
                 if key not in erased and event.item_id is not None:
                     self._record_event(key, event.item_id, event.type.value)
-        return stored, duplicates
+        return EventsStored(stored, unstored - refused, refused)
 
     def _record_event(self, user_key: str, item_id: str, event_type: str) -> None:
         recs = self.recs

@@ -37,6 +37,7 @@ class StoreTail:
         on_items: Callable[[Sequence[Item]], int],
         on_deleted: Callable[[Sequence[str]], int],
         on_absent_user: Callable[[str], None],
+        on_erased: Callable[[str], object] | None = None,
     ) -> None:
         self.store = store
         self.enabled = store.tails_by_id
@@ -44,6 +45,7 @@ class StoreTail:
         self._on_items = on_items
         self._on_deleted = on_deleted
         self._on_absent_user = on_absent_user
+        self._on_erased = on_erased or on_absent_user
         self._lock = threading.Lock()
         self._event_watermark = 0
         self._events_token: int | None = None  # the store's change token at the last tail
@@ -51,6 +53,7 @@ class StoreTail:
         self._presence_token: int | None = None
         self._items_watermark_ms = 0
         self._deletions_watermark = 0
+        self._erasures_watermark_ms = 0
         self._items_checked = 0.0
 
     def mark_start(self) -> None:
@@ -59,6 +62,7 @@ class StoreTail:
         self._events_token = None
         self._items_watermark_ms = int(time.time() * 1000)
         self._deletions_watermark = self.store.last_item_deletion_id()
+        self._erasures_watermark_ms = int(time.time() * 1000)
         self._items_checked = time.monotonic()
 
     def sync_events(self, token: int | None = None) -> int:
@@ -116,7 +120,8 @@ class StoreTail:
         return self.enabled and time.monotonic() - self._items_checked >= ITEM_SYNC_SECONDS
 
     def sync_items(self, *, force: bool = False) -> int:
-        """Index items written, and drop items deleted, by other workers since the last look
+        """Index items written, drop items deleted, and erase users erased by other workers
+        since the last look
         (at most every ITEM_SYNC_SECONDS unless ``force``); returns how many were new here.
 
         Deletions are read before the items: an id among both was posted again after its
@@ -129,10 +134,15 @@ class StoreTail:
             self._items_checked = time.monotonic()
             deletions = self.store.item_deletions_after(self._deletions_watermark)
             changed = self.store.items_changed_since(self._items_watermark_ms)
+            erased = self.store.access.erased_since(self._erasures_watermark_ms)
             if deletions:
                 self._deletions_watermark = deletions[-1][0]
             if changed:
                 self._items_watermark_ms = changed[-1][0]
+            if erased:
+                self._erasures_watermark_ms = erased[-1][0]
+        for _ms, user_key in erased:  # erased through another worker: erase here too
+            self._on_erased(user_key)
         present = {item.item_id for _ms, item in changed}
         gone = list(dict.fromkeys(i for _id, i in deletions if i not in present))
         if gone:

@@ -99,7 +99,7 @@ def post_events(request: Request, body: EventsIn) -> EventsAck:
             f"a search key posts at most {SEARCH_EVENTS_MAX} events at once; "
             "bulk writes need an ingest key"
         )
-    stored, duplicates = engine_of(request).add_events(body.events)
+    stored, duplicates, erased = engine_of(request).add_events(body.events)
     request.app.state.metrics.events_ingested.labels("http").inc(stored)
     request.app.state.metrics.events_duplicate.labels("http").inc(duplicates)
-    return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates)
+    return EventsAck(received=len(body.events), stored=stored, duplicates=duplicates, erased=erased)

@@ -33,6 +33,9 @@ class EventsAck(Ack):
     received: int
     stored: int = Field(description="Events newly stored (durably, before this response).")
     duplicates: int = Field(description="Events already stored before (same dedup key).")
+    erased: int = Field(
+        default=0, description="Events of erased users, refused (their tombstone keeps them out)."
+    )
 
 
 class ItemOut(Ack):

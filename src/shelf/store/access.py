@@ -119,6 +119,18 @@ class AccessTables:
                 .values(**values)
             )
 
+    def erased_since(self, since_ms: int) -> list[tuple[int, str]]:
+        """(requested ms, pseudonym) of the erasures asked at or after ``since_ms``, oldest
+        first (other serving processes tail these; erasing twice is harmless)."""
+        c = erasures_table.c
+        query = (
+            sa.select(c.requested_ms, c.user_key)
+            .where(c.requested_ms >= since_ms)
+            .order_by(c.requested_ms, c.user_key)
+        )
+        with self._engine.connect() as conn:
+            return [(int(ms), str(key)) for ms, key in conn.execute(query)]
+
     def erased(self, user_keys: list[str]) -> set[str]:
         """Which of ``user_keys`` are tombstoned."""
         found: set[str] = set()
