@@ -1,7 +1,8 @@
 """The reference pages generated from the code: every CLI command with its options (from the
-same Click objects ``--help`` prints) and every setting (from :class:`shelf.config.Settings`).
-``python -m shelf.cli.reference DIR`` writes ``cli.md`` and ``settings.md``; a test fails when
-the pages in ``docs/reference/`` differ from what the code says."""
+same Click objects ``--help`` prints), every setting (from :class:`shelf.config.Settings`) and
+every HTTP route with its scope (from the OpenAPI document and the route table).
+``python -m shelf.cli.reference DIR`` writes ``cli.md``, ``settings.md`` and ``http.md``; a test
+fails when the pages in ``docs/reference/`` differ from what the code says."""
 
 from __future__ import annotations
 
@@ -75,10 +76,42 @@ def settings_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def http_reference() -> str:
+    """Markdown of every route in the OpenAPI document: method, path, scope, what it does."""
+    import re
+    import tempfile
+
+    from shelf.engine import Engine
+    from shelf.serve import create_app
+    from shelf.serve.auth import ROUTE_SCOPES
+
+    scopes = {(m, re.sub(r":\w+\}", "}", path)): s for (m, path), s in ROUTE_SCOPES.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(Settings(data_dir=Path(tmp)))
+        try:
+            spec = create_app(engine).openapi()
+        finally:
+            engine.close()
+    lines = [HEADER, "# HTTP reference\n",
+             "Every route of the API, its scope (`search` < `ingest` < `admin`; see "
+             "[../security.md](../security.md)) and what it does. The OpenAPI document is at "
+             "`/openapi.json`, the interactive docs at `/docs` (both admin).\n",
+             "| method | path | scope | what |", "|---|---|---|---|"]  # fmt: skip
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            scope = scopes.get((method.upper(), path))
+            label = "public" if scope is None else scope.label
+            what = operation.get("description") or operation.get("summary") or ""
+            first = what.strip().split("\n\n")[0]
+            lines.append(f"| {method.upper()} | `{path}` | {label} | {_cell(first)} |")
+    return "\n".join(lines) + "\n"
+
+
 def write(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cli.md").write_text(cli_reference(), encoding="utf-8")
     (folder / "settings.md").write_text(settings_reference(), encoding="utf-8")
+    (folder / "http.md").write_text(http_reference(), encoding="utf-8")
 
 
 if __name__ == "__main__":
