@@ -39,7 +39,6 @@ def eval_recs(
     cold_items: float = typer.Option(0.0, help="Share of items removed from training."),
     seed: int = typer.Option(42, help="Random seed (split of cold items, models)."),
     max_epochs: int | None = typer.Option(None, help="Cap SASRec epochs (quick runs only)."),
-    time_budget: float | None = typer.Option(None, help="SASRec training budget, seconds."),
     threads: int | None = typer.Option(None, help="Torch threads (default 1: shared CPUs)."),
     out: Path = typer.Option(Path("metrics.json"), help="Where to write the JSON report."),
 ) -> None:
@@ -49,8 +48,6 @@ def eval_recs(
     overrides: dict[str, Any] = {}
     if max_epochs is not None:
         overrides["max_epochs"] = max_epochs
-    if time_budget is not None:
-        overrides["time_budget"] = time_budget
     if threads is not None:
         overrides["threads"] = threads
     names = [b.strip() for b in baselines.split(",") if b.strip()]

@@ -82,8 +82,8 @@ class SASRec(Recommender):
 
     Hyperparameters: ``dim``, ``max_len``, ``n_layers``, ``n_heads``, ``dropout``, ``lr``,
     ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience`` (in evaluations),
-    ``eval_every`` (epochs), ``time_budget`` (seconds; training stops and keeps the best
-    epoch), ``max_validation`` (validation users sampled for early stopping), ``id_dropout``
+    ``eval_every`` (epochs), ``max_validation`` (validation users sampled for early stopping),
+    ``id_dropout``
     (text variant), ``impute_neighbours`` (text variant: id embedding of items without
     interactions imputed from this many text neighbours), ``negatives`` (0 = full softmax
     over every item; ``k > 0`` = sampled softmax over the batch's targets plus ``k`` uniform
@@ -108,7 +108,6 @@ class SASRec(Recommender):
         max_epochs: int = 200,
         patience: int = 4,
         eval_every: int = 3,
-        time_budget: float = 780.0,
         max_validation: int = 8000,
         id_dropout: float = 0.0,
         impute_neighbours: int = 10,
@@ -127,7 +126,6 @@ class SASRec(Recommender):
         self.max_epochs = max_epochs
         self.patience = patience
         self.eval_every = eval_every
-        self.time_budget = time_budget
         self.max_validation = max_validation
         self.id_dropout = id_dropout
         self.impute_neighbours = impute_neighbours
@@ -197,8 +195,7 @@ class SASRec(Recommender):
                 total += float(loss.detach())
                 steps += 1
             record = {"epoch": float(epoch), "loss": total / max(steps, 1)}
-            elapsed = time.perf_counter() - start
-            last = epoch == self.max_epochs or elapsed > self.time_budget
+            last = epoch == self.max_epochs
             if validation is not None and (epoch % self.eval_every == 0 or last):
                 ndcg10 = self._validate(validation)
                 record["val_ndcg@10"] = ndcg10
