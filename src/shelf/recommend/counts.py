@@ -392,6 +392,10 @@ class CountsRecommender(Recommender):
         finally:
             del self._tallied
 
+    def records_for(self, data: SequenceData) -> UserRecords:
+        """What this model keeps of ``data``'s users (the input of :meth:`tally`)."""
+        return self._records(data)
+
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         del validation
         self.records_ = self._records(data)
