@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import emit, run_header  # noqa: E402
+from record import emit, run_header
 
 CONFIGS = [("local", 0), ("ray", 1), ("ray", 2)]
 

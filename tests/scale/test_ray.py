@@ -5,10 +5,12 @@ the same artifacts, and a bad partition fails with its file, row and field."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -113,3 +115,26 @@ def test_shelf_train_on_ray_counts_the_benchmark_data_identically(
     cooc = load(on_ray / "cooc")
     assert cooc.pair_counts_[0].nnz > 1000 and cooc.basket_source_ == "adjacent"
     assert_same_bundle(on_ray, local)
+
+
+def test_shelf_eval_recs_on_ray_reports_the_same_figures(tmp_path: Path) -> None:
+    sequences = SHARED / "amazon-scientific" / "sequences.txt"
+    if not sequences.exists():
+        pytest.skip(f"needs {sequences}")
+    reports = []
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.json"
+        args = ["eval", "recs", "--sequences", str(sequences), "--model", "cooc"]
+        args += ["--baselines", "pop", "--engine", engine, "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(out.read_text()))
+
+    def figures(report: Any) -> Any:  # everything but timings and the machine
+        if not isinstance(report, dict):
+            return report
+        return {k: figures(v) for k, v in report.items() if "seconds" not in k and k != "machine"}
+
+    local, on_ray = reports
+    assert local["ndcg@10"] > 0.01
+    assert figures(on_ray) == figures(local)

@@ -45,9 +45,17 @@ def eval_recs(
     time_budget: float | None = typer.Option(None, help="SASRec training budget, seconds."),
     threads: int | None = typer.Option(None, help="Torch threads (default 1: shared CPUs)."),
     out: Path = typer.Option(Path("metrics.json"), help="Where to write the JSON report."),
+    engine: str = typer.Option(
+        "local", help="Where to fit: 'local' (this process) or 'ray' (a Ray cluster)."
+    ),
+    address: str | None = typer.Option(
+        None, help="Ray cluster address (--engine ray); default: a local Ray on 127.0.0.1."
+    ),
 ) -> None:
     """Evaluate a recommender under the leave-one-out full-ranking protocol (PROTOCOL.md)."""
     from shelf.evaluate.recs_run import run_recs_eval
+
+    mode = _engine(engine, address)
 
     overrides: dict[str, Any] = {}
     if max_epochs is not None:
@@ -57,16 +65,18 @@ def eval_recs(
     if threads is not None:
         overrides["threads"] = threads
     names = [b.strip() for b in baselines.split(",") if b.strip()]
-    report = run_recs_eval(
-        sequences,
-        items=items,
-        model=model,
-        baselines=names,
-        cold_items=cold_items,
-        seed=seed,
-        overrides=overrides,
-        log=say,
-    )
+    with engine_session(mode, address):
+        report = run_recs_eval(
+            sequences,
+            items=items,
+            model=model,
+            baselines=names,
+            cold_items=cold_items,
+            seed=seed,
+            overrides=overrides,
+            log=say,
+            engine=mode,
+        )
     out.write_text(json.dumps(report, indent=2, default=str))
     say(
         f"{model}: NDCG@10 {report['ndcg@10']:.4f} HR@10 {report['hr@10']:.4f} "
