@@ -125,3 +125,16 @@ def test_rows_without_an_item_are_dropped(tmp_path: Path) -> None:
     out = read_event_file(tmp_path / "e.parquet")
     assert out.column("item_id").to_pylist() == ["x"]
     assert pc.all(pc.equal(out.column("type"), "view")).as_py()
+
+
+def test_importing_shelf_and_its_ray_engine_plumbing_leaves_ray_unloaded() -> None:
+    """Ray is imported by shelf.scale.cluster only, when the Ray engine runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, shelf, shelf.cli, shelf.scale, shelf.scale.blocks, shelf.train.recs, "
+        "shelf.evaluate.recs_run; print('ray' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
