@@ -3,6 +3,7 @@ USER``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from rich.progress import (
 
 from shelf.cli.app import app, console, eval_app, say
 from shelf.config import Settings, load_settings
+from shelf.recommend.data import SequenceData
+from shelf.train.engines import ENGINES, Engine
 from shelf.train.progress import TrainingStatus
 
 
@@ -41,9 +44,17 @@ def eval_recs(
     max_epochs: int | None = typer.Option(None, help="Cap SASRec epochs (quick runs only)."),
     threads: int | None = typer.Option(None, help="Torch threads (default 1: shared CPUs)."),
     out: Path = typer.Option(Path("metrics.json"), help="Where to write the JSON report."),
+    engine: str = typer.Option(
+        "local", help="Where to fit: 'local' (this process) or 'ray' (a Ray cluster)."
+    ),
+    address: str | None = typer.Option(
+        None, help="Ray cluster address (--engine ray); default: a local Ray on 127.0.0.1."
+    ),
 ) -> None:
     """Evaluate a recommender under the leave-one-out full-ranking protocol (PROTOCOL.md)."""
     from shelf.evaluate.recs_run import run_recs_eval
+
+    mode = _engine(engine, address)
 
     overrides: dict[str, Any] = {}
     if max_epochs is not None:
@@ -51,16 +62,18 @@ def eval_recs(
     if threads is not None:
         overrides["threads"] = threads
     names = [b.strip() for b in baselines.split(",") if b.strip()]
-    report = run_recs_eval(
-        sequences,
-        items=items,
-        model=model,
-        baselines=names,
-        cold_items=cold_items,
-        seed=seed,
-        overrides=overrides,
-        log=say,
-    )
+    with engine_session(mode, address):
+        report = run_recs_eval(
+            sequences,
+            items=items,
+            model=model,
+            baselines=names,
+            cold_items=cold_items,
+            seed=seed,
+            overrides=overrides,
+            log=say,
+            engine=mode,
+        )
     out.write_text(json.dumps(report, indent=2, default=str))
     say(
         f"{model}: NDCG@10 {report['ndcg@10']:.4f} HR@10 {report['hr@10']:.4f} "
@@ -77,41 +90,93 @@ def train(
     max_epochs: int | None = typer.Option(None, help="Cap SASRec epochs."),
     force: bool = typer.Option(False, help="Promote even if worse than the current version."),
     data_dir: Path | None = typer.Option(None, help="Data directory (settings.data_dir)."),
+    events: str | None = typer.Option(
+        None, help="Train from a Parquet event log: a directory or a glob of partitions."
+    ),
+    engine: str = typer.Option(
+        "local", help="Where to run: 'local' (this process) or 'ray' (a Ray cluster)."
+    ),
+    address: str | None = typer.Option(
+        None, help="Ray cluster address (--engine ray); default: a local Ray on 127.0.0.1."
+    ),
 ) -> None:
     """Train the recommendation bundle on the store's events (or a file) and promote it."""
-    from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
-    from shelf.train.recs import train_bundle, training_data_from_store
+    from shelf.train.recs import train_bundle
 
     settings = _settings(ctx, data_dir)
+    mode = _engine(engine, address)
     overrides: dict[str, Any] = {} if max_epochs is None else {"max_epochs": max_epochs}
+    with engine_session(mode, address):
+        data, texts, fingerprint = _training_data(settings, sequences, items, events, mode)
+        with training_progress(settings, model, overrides) as on_epoch:
+            version, promoted, metrics = train_bundle(
+                data,
+                settings.artifacts_dir,
+                model=model,
+                texts=texts,
+                overrides=overrides,
+                data_fingerprint=fingerprint,
+                force=force,
+                log=say,
+                on_epoch=on_epoch,
+                engine=mode,
+            )
+            on_epoch.finished(version.name, promoted, metrics)
+    state = "promoted" if promoted else "kept (not better than the promoted version)"
+    say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
+
+
+def _engine(engine: str, address: str | None) -> Engine:
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if address is not None and engine != "ray":
+        raise typer.BadParameter("--address needs --engine ray")
+    return "ray" if engine == "ray" else "local"
+
+
+@contextmanager
+def engine_session(engine: Engine, address: str | None) -> Iterator[None]:
+    """A Ray session for the command when ``engine`` is 'ray' (local on loopback by default)."""
+    if engine != "ray":
+        yield
+        return
+    from shelf.scale.cluster import connect
+
+    with connect(address):
+        yield
+
+
+def _training_data(
+    settings: Settings,
+    sequences: Path | None,
+    items: Path | None,
+    events: str | None,
+    engine: Engine,
+) -> tuple[SequenceData, dict[str, str], str]:
+    """What ``shelf train`` fits on: a sequences file, a Parquet log or the store."""
+    from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
+    from shelf.ingest.pseudonym import Pseudonymizer
+    from shelf.train.recs import training_data_from_events, training_data_from_store
+
+    if sequences is not None and events is not None:
+        raise typer.BadParameter("give --sequences or --events, not both")
     texts = read_item_texts(items) if items is not None else {}
+    # the artifact knows users by pseudonym, as the store does: no raw id on disk
+    pseudonym = Pseudonymizer.from_key_file(settings.key_path).pseudonym
     if sequences is not None:
-        from shelf.ingest.pseudonym import Pseudonymizer
         from shelf.recommend.data import encode_sequences
 
         users, seqs = read_sequences(sequences)
-        # the artifact knows users by pseudonym, as the store does: no raw id on disk
-        pseudonym = Pseudonymizer.from_key_file(settings.key_path).pseudonym
         data = encode_sequences([pseudonym(u) for u in users], seqs, list(texts))
-        fingerprint = file_fingerprint(sequences)
-    else:
-        data, store_texts, fingerprint = training_data_from_store(settings.store_url)
-        texts = {**store_texts, **texts}
-    with training_progress(settings, model, overrides) as on_epoch:
-        version, promoted, metrics = train_bundle(
-            data,
-            settings.artifacts_dir,
-            model=model,
-            texts=texts,
-            overrides=overrides,
-            data_fingerprint=fingerprint,
-            force=force,
-            log=say,
-            on_epoch=on_epoch,
+        return data, texts, file_fingerprint(sequences)
+    if events is not None:
+        data, fingerprint = training_data_from_events(
+            events, extra_items=list(texts), engine=engine
         )
-        on_epoch.finished(version.name, promoted, metrics)
-    state = "promoted" if promoted else "kept (not better than the promoted version)"
-    say(f"wrote {version} — {state}; metrics: {json.dumps(metrics)}")
+        named = dataclasses.replace(data, users=[pseudonym(u) for u in data.users], user_index={})
+        return named, texts, fingerprint
+    data, store_texts, fingerprint = training_data_from_store(settings.store_url, engine)
+    return data, {**store_texts, **texts}, fingerprint
 
 
 class EpochProgress:

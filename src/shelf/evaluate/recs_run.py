@@ -15,10 +15,12 @@ from shelf.evaluate.recs_protocol import evaluate, leave_one_out
 from shelf.formats.benchmarks import file_fingerprint, read_item_texts, read_sequences
 from shelf.recommend.base import Recommender
 from shelf.recommend.blend import Blend
+from shelf.recommend.counts import CountsRecommender
 from shelf.recommend.holdout import Split
 from shelf.recommend.registry import build
 from shelf.recommend.sasrec import SASRec
 from shelf.recommend.text import item_embeddings
+from shelf.train.engines import Engine, fit_counts
 
 PROTOCOL = (
     "leave-one-out (train: all but the last two items; validation: second-to-last; test: last, "
@@ -43,8 +45,11 @@ def run_recs_eval(
     seed: int = 42,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    engine: Engine = "local",
 ) -> dict[str, Any]:
-    """Fit ``model`` and each baseline on the protocol's split of ``sequences`` and report."""
+    """Fit ``model`` and each baseline on the protocol's split of ``sequences`` and report;
+    with ``engine="ray"`` the counts models are counted on the open Ray session (the same
+    fit, so the same report)."""
     say = log or (lambda _msg: None)
     deep = {"random_state": seed, **(overrides or {})}
     users, seqs = read_sequences(sequences)
@@ -62,7 +67,7 @@ def run_recs_eval(
         text = item_embeddings(split.train.items, texts)
         split = dataclasses.replace(split, train=dataclasses.replace(split.train, item_text=text))
     fitted: dict[str, Recommender] = {}
-    report = _fit_and_score(main, split, seed, say, model)
+    report = _fit_and_score(main, split, seed, say, model, engine)
     if isinstance(main, Blend):
         report["blend_weights"] = [float(w) for w in main.weights_]
         for part in main.models:
@@ -85,7 +90,7 @@ def run_recs_eval(
             say(f"baseline {name}: the blend's {name} part (same fit), scored alone")
             base_report = _score(reused, split, seed, reused.train_seconds_, name)
         else:
-            base_report = _fit_and_score(base, split, seed, say, name)
+            base_report = _fit_and_score(base, split, seed, say, name, engine)
         out["baselines"][name] = base_report
     out["protocol"] = PROTOCOL
     out["data"] = {
@@ -107,14 +112,22 @@ def run_recs_eval(
 
 
 def _fit_and_score(
-    model: Recommender, split: Split, seed: int, say: Callable[[str], None], name: str
+    model: Recommender,
+    split: Split,
+    seed: int,
+    say: Callable[[str], None],
+    name: str,
+    engine: Engine = "local",
 ) -> dict[str, Any]:
     for part in parts_of(model):
         if isinstance(part, SASRec):
             part.progress = lambda r, n=name: say(f"{n}: {_fmt(r)}")
     say(f"fitting {name} ...")
     start = time.perf_counter()
-    model.fit(split.train, split.validation)
+    if isinstance(model, CountsRecommender):
+        fit_counts(model, split.train, engine)  # counts ignore the validation targets
+    else:
+        model.fit(split.train, split.validation)
     seconds = time.perf_counter() - start
     return _score(model, split, seed, seconds, name, say)
 

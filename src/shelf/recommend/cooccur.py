@@ -22,6 +22,7 @@ training records, and derives both matrices from the counts
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +48,17 @@ from shelf.recommend.counts import (
 from shelf.recommend.data import SequenceData
 
 BASKET_SOURCES = ("purchases", "adjacent")
+
+
+class CoocCounts(NamedTuple):
+    """What co-occurrence counts: the distance pairs ``D_d``, the occurrences ``n``, the
+    purchase baskets (None without purchase data) and the adjacent-pair baskets (both, so
+    shards that are summed can still choose the way a fit on all of them would)."""
+
+    pairs: list[sp.csr_matrix]
+    occurrences: np.ndarray
+    purchases: BasketCounts | None
+    adjacent: BasketCounts
 
 
 class ItemCooccurrence(CountsRecommender):
@@ -80,19 +92,24 @@ class ItemCooccurrence(CountsRecommender):
             records.purchased = [np.asarray(p, bool) for p in data.purchased]
         return records
 
-    def _count(self, records: UserRecords) -> None:
+    def tally(self, records: UserRecords, n_items: int) -> CoocCounts:
         if self.window < 1:
             raise ValueError(f"cooc needs window >= 1, got {self.window}")
-        self.pair_counts_ = distance_pairs(records.sequences, self.n_items, self.window)
-        self.occurrences_ = item_counts(records.sequences, self.n_items)
-        self.basket_source_ = "adjacent"
-        if records.baskets is not None:
-            baskets = purchase_baskets(records, self.n_items)
-            if baskets.pairs.nnz:
-                self.basket_source_ = "purchases"
-                self.baskets_ = baskets
-                return
-        self.baskets_ = adjacent_baskets(records.sequences, self.n_items)
+        purchases = None if records.baskets is None else purchase_baskets(records, n_items)
+        return CoocCounts(
+            distance_pairs(records.sequences, n_items, self.window),
+            item_counts(records.sequences, n_items),
+            purchases,
+            adjacent_baskets(records.sequences, n_items),
+        )
+
+    def _set_counts(self, counts: CoocCounts) -> None:
+        self.pair_counts_ = counts.pairs
+        self.occurrences_ = counts.occurrences
+        if counts.purchases is not None and counts.purchases.pairs.nnz:
+            self.basket_source_, self.baskets_ = "purchases", counts.purchases
+        else:
+            self.basket_source_, self.baskets_ = "adjacent", counts.adjacent
 
     def _uncount(self, records: UserRecords) -> None:
         gone = distance_pairs(records.sequences, self.n_items, self.window)

@@ -15,9 +15,10 @@ zeros dropped, indices sorted, fixed dtypes), and a derivation reads only the co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from functools import reduce
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -274,6 +275,36 @@ def decayed(
     return np.bincount(counts.items, weights=weights, minlength=n_items)
 
 
+# ---- partial counts of shards of users ---------------------------------------------------
+def add_counts(a: Any, b: Any) -> Any:
+    """The sum of two partial counts of one kind (each a :meth:`CountsRecommender.tally` of a
+    disjoint set of users): integer addition field by field, in the canonical layout, so
+    summing shards in any order gives the counts of a fit on all of them."""
+    if a is None or b is None:
+        if a is None and b is None:
+            return None
+        raise ValueError("cannot add counts that one shard has and another lacks")
+    if sp.issparse(a):
+        return canonical(a.astype(np.int64) + b.astype(np.int64))
+    if isinstance(a, KeyedCounts):
+        columns = (np.concatenate([x, y]) for x, y in zip(a, b, strict=True))
+        return keyed_counts(*columns)
+    if isinstance(a, tuple):  # a NamedTuple of counts (BasketCounts, CoocCounts)
+        return type(a)(*(add_counts(x, y) for x, y in zip(a, b, strict=True)))
+    if isinstance(a, list):
+        if len(a) != len(b):
+            raise ValueError(f"cannot add {len(a)} counts to {len(b)}")
+        return [add_counts(x, y) for x, y in zip(a, b, strict=True)]
+    if isinstance(a, np.ndarray):
+        return a.astype(np.int64) + b.astype(np.int64)
+    return int(a) + int(b)
+
+
+def sum_counts(parts: Iterable[Any]) -> Any:
+    """The sum of the partial counts of every shard (see :func:`add_counts`)."""
+    return reduce(add_counts, parts)
+
+
 # ---- what a counts model keeps of each user ------------------------------------------------
 @dataclass
 class UserRecords:
@@ -340,20 +371,37 @@ class CountsRecommender(Recommender):
     """A model whose learned state is integer counts summed over users: it keeps each user's
     training records and forgets a user exactly (:attr:`forgets_exactly`).
 
-    Subclasses implement :meth:`_records` (what to keep of the fit data), :meth:`_count`
-    (set the counts of the fitted records), :meth:`_uncount` (subtract the counts of the
-    forgotten users' records, ``records_`` already without them) and
+    Subclasses implement :meth:`_records` (what to keep of the fit data), :meth:`tally`
+    (the counts of some users' records, which add up over shards of users),
+    :meth:`_set_counts` (adopt the counts of all of them), :meth:`_uncount` (subtract the
+    counts of the forgotten users' records, ``records_`` already without them) and
     :meth:`_derive` (the float arrays from the counts), and list the counts in
-    :meth:`_count_arrays` / :meth:`_restore_counts`.
+    :meth:`_count_arrays` / :meth:`_restore_counts`. :meth:`fit_tallied` fits with counts
+    tallied elsewhere (shards of users counted in parallel by :mod:`shelf.scale`).
     """
 
     forgets_exactly = True
     counts_key: ClassVar[str] = ""  # an array every artifact with counts holds
 
+    def fit_tallied(self, data: SequenceData, counts: Any) -> Self:
+        """Fit on ``data`` with its counts already tallied (:func:`sum_counts` of the
+        :meth:`tally` of shards of ``data``'s users): the same state as ``fit(data)``."""
+        self._tallied = counts
+        try:
+            return self.fit(data)
+        finally:
+            del self._tallied
+
+    def records_for(self, data: SequenceData) -> UserRecords:
+        """What this model keeps of ``data``'s users (the input of :meth:`tally`)."""
+        return self._records(data)
+
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
         del validation
         self.records_ = self._records(data)
-        self._count(self.records_)
+        tallied = self.__dict__.get("_tallied")
+        counts = tallied if tallied is not None else self.tally(self.records_, self.n_items)
+        self._set_counts(counts)
         self._derive()
 
     def _forget(self, users: np.ndarray) -> None:
@@ -365,7 +413,11 @@ class CountsRecommender(Recommender):
     def _records(self, data: SequenceData) -> UserRecords:
         return UserRecords([np.asarray(s, np.int64) for s in data.sequences])
 
-    def _count(self, records: UserRecords) -> None:
+    def tally(self, records: UserRecords, n_items: int) -> Any:
+        """The counts of these records over ``n_items`` items."""
+        raise NotImplementedError
+
+    def _set_counts(self, counts: Any) -> None:
         raise NotImplementedError
 
     def _uncount(self, records: UserRecords) -> None:

@@ -41,8 +41,11 @@ class Popularity(CountsRecommender):
     name = "pop"
     counts_key = "occurrences"
 
-    def _count(self, records: UserRecords) -> None:
-        self.occurrences_ = item_counts(records.sequences, self.n_items)
+    def tally(self, records: UserRecords, n_items: int) -> np.ndarray:
+        return item_counts(records.sequences, n_items)
+
+    def _set_counts(self, counts: np.ndarray) -> None:
+        self.occurrences_ = counts
 
     def _uncount(self, records: UserRecords) -> None:
         gone = item_counts(records.sequences, self.n_items)
@@ -95,8 +98,12 @@ class Trending(CountsRecommender):
             records.hours = [hour_buckets(t) for t in data.timestamps]
         return records
 
-    def _count(self, records: UserRecords) -> None:
-        self.trend_counts_ = trend_counts(records)
+    def tally(self, records: UserRecords, n_items: int) -> KeyedCounts:
+        del n_items
+        return trend_counts(records)
+
+    def _set_counts(self, counts: KeyedCounts) -> None:
+        self.trend_counts_ = counts
 
     def _uncount(self, records: UserRecords) -> None:
         self.trend_counts_ = self.trend_counts_ - trend_counts(records)
