@@ -44,23 +44,29 @@ class PortalTransport(httpx.BaseTransport):
 def stocked_engine(data_dir: Path, **settings: Any) -> Engine:
     from shelf.cli import train_from_store
 
-    engine = Engine(
-        Settings(
-            data_dir=data_dir, rate_limit_per_key=None, rate_limit_per_client=None,
-            shopper_token_secret=SECRET, **settings,
-        )  # fmt: skip
-    )
+    defaults: dict[str, Any] = {"rate_limit_per_key": None, "rate_limit_per_client": None,
+                                "shopper_token_secret": SECRET}  # fmt: skip
+    engine = Engine(Settings(data_dir=data_dir, **{**defaults, **settings}))
     engine.add_items(
         [
-            Item(item_id=f"i{k}", title=f"{WORDS[k % 3]} {k}", brand=f"B{k % 2}", price=k,
-                 category=["Tools", WORDS[k % 3].title()])  # fmt: skip
+            Item(
+                item_id=f"i{k}",
+                title=f"{WORDS[k % 3]} {k}",
+                brand=f"B{k % 2}",
+                price=k,
+                category=["Tools", WORDS[k % 3].title()],
+            )
             for k in range(12)
         ]
     )
     engine.add_events(
         [
-            Event(user_id=f"u{u}", item_id=f"i{(u + s) % 12}", type="purchase",
-                  timestamp=1_700_000_000 + u * 9 + s)  # fmt: skip
+            Event(
+                user_id=f"u{u}",
+                item_id=f"i{(u + s) % 12}",
+                type="purchase",
+                timestamp=1_700_000_000 + u * 9 + s,
+            )
             for u in range(20)
             for s in range(4)
         ]

@@ -65,8 +65,13 @@ def test_events_change_recommendations(
     fresh = shop.recommend("newcomer", n=3)
     assert fresh.source in ("trending", "popular") and len(fresh.items) == 3
     events = [
-        Event(user_id="newcomer", item_id="i1", type="view", timestamp=1_800_000_000,
-              session_id="s-new")  # fmt: skip
+        Event(
+            user_id="newcomer",
+            item_id="i1",
+            type="view",
+            timestamp=1_800_000_000,
+            session_id="s-new",
+        )
         for _ in range(2)
     ] + [Event(user_id="newcomer", type="search", query="lamp", timestamp=1_800_000_005)]
     ack = shop.post_events(events)

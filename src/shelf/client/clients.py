@@ -55,7 +55,8 @@ class _Base:
             self.headers["Authorization"] = f"Bearer {api_key}"
         if shopper_token:
             self.headers[SHOPPER_TOKEN_HEADER] = shopper_token
-        self._key_prefix = api_key.rsplit("_", 1)[0] if api_key else None
+        parts = (api_key or "").split("_", 3)  # shelf_<scope>_<id>_<secret>
+        self._key_prefix = "_".join(parts[:3]) if len(parts) == 4 else "***" if api_key else None
 
     def __repr__(self) -> str:  # the key's public prefix only, never the key
         return f"{type(self).__name__}({self.base_url!r}, key={self._key_prefix!r})"
