@@ -7,6 +7,7 @@ import inspect
 import subprocess
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -93,3 +94,9 @@ def test_importing_the_client_loads_neither_server_nor_search() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_method_is_in_the_client_docs() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "client.md").read_text()
+    missing = [b.__name__ for b in ROUTES.values() if f"| `{b.__name__}(" not in page]
+    assert not missing, f"methods missing from docs/client.md: {missing}"
