@@ -280,8 +280,9 @@ def create_key(
     name: str, scope: KeyScope, *, expires_days: float | None = None
 ) -> Call[KeyCreated]:
     """A new key of ``scope``; its value is in this answer only (admin)."""
-    body = {"name": name, "scope": scope, **({} if expires_days is None else
-                                              {"expires_days": expires_days})}  # fmt: skip
+    body: dict[str, Any] = {"name": name, "scope": scope}
+    if expires_days is not None:
+        body["expires_days"] = expires_days
     return Call("POST", "/keys", _model(KeyCreated), json=body)
 
 
