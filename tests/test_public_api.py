@@ -35,6 +35,14 @@ PUBLIC = {
     ],
     "shelf.engine": ["RECS_ARTIFACT", "Engine"],
     "shelf.serve": ["create_app"],
+    "shelf.client": [
+        "ROUTES", "APIError", "AsyncClient", "AuthenticationError", "BadRequest", "Call",
+        "Client", "Erasure", "Erasures", "ErrorDetail", "Event", "EventsAck", "Health", "Item",
+        "ItemDeleted", "ItemPage", "ItemsAck", "KeyCreated", "KeyInfo", "NotFound",
+        "PermissionDenied", "RateLimited", "RecItem", "RecList", "SearchHit", "SearchResponse",
+        "ServerError", "ShelfError", "Timeout", "TransportError", "Unavailable",
+        "UnexpectedResponse", "UserDeleted", "ValidationError",
+    ],
     "shelf.cli": ["app", "main", "train_from_store"],
 }  # fmt: skip
 

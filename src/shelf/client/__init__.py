@@ -1,0 +1,76 @@
+"""The Python client of shelf's HTTP API: :class:`Client` (sync) and :class:`AsyncClient`,
+typed answers (:mod:`shelf.client.models`), the error envelope raised as shelf's exceptions
+(:mod:`shelf.client.errors`). docs/client.md shows how to use them."""
+
+from shelf.catalog import Event, Item
+from shelf.client.calls import ROUTES, Call
+from shelf.client.clients import AsyncClient, Client
+from shelf.client.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequest,
+    ErrorDetail,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    Timeout,
+    TransportError,
+    Unavailable,
+    UnexpectedResponse,
+    ValidationError,
+)
+from shelf.client.models import (
+    Erasure,
+    Erasures,
+    EventsAck,
+    Health,
+    ItemDeleted,
+    ItemPage,
+    ItemsAck,
+    KeyCreated,
+    KeyInfo,
+    RecItem,
+    RecList,
+    SearchHit,
+    SearchResponse,
+    UserDeleted,
+)
+from shelf.errors import ShelfError
+
+__all__ = [
+    "ROUTES",
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequest",
+    "Call",
+    "Client",
+    "Erasure",
+    "Erasures",
+    "ErrorDetail",
+    "Event",
+    "EventsAck",
+    "Health",
+    "Item",
+    "ItemDeleted",
+    "ItemPage",
+    "ItemsAck",
+    "KeyCreated",
+    "KeyInfo",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "RecItem",
+    "RecList",
+    "SearchHit",
+    "SearchResponse",
+    "ServerError",
+    "ShelfError",
+    "Timeout",
+    "TransportError",
+    "Unavailable",
+    "UnexpectedResponse",
+    "UserDeleted",
+    "ValidationError",
+]
