@@ -29,6 +29,7 @@ MODELS = {
     "ncf": {"dim": 16, "hidden": 32, "epochs": 100, "lr": 1e-2, "batch_size": 128},
     "sasrec": FAST_SASREC,
     "sasrec-sampled": {**FAST_SASREC, "negatives": 8},
+    "sasrec-prenorm": {**FAST_SASREC, "block": "prenorm"},
     "blend": {"parts": [["sasrec", FAST_SASREC], ["cooc", {}]], "weights": [1.0, 0.5]},
     "sasrec-text": {**FAST_SASREC, "id_dropout": 0.2},
     "textknn": {},
@@ -46,7 +47,8 @@ def group_text(items: list[str]) -> np.ndarray:
 
 
 def make(name: str) -> Recommender:
-    return build("sasrec" if name == "sasrec-sampled" else name, **MODELS.get(name, {}))
+    model = "sasrec" if name in ("sasrec-sampled", "sasrec-prenorm") else name
+    return build(model, **MODELS.get(name, {}))
 
 
 def cycle_data() -> SequenceData:
@@ -171,7 +173,7 @@ def test_new_items_recommendable_without_retraining() -> None:
     assert reason.startswith("new, similar to")
 
 
-@pytest.mark.parametrize("name", ("sasrec", "sasrec-text"))
+@pytest.mark.parametrize("name", ("sasrec", "sasrec-prenorm", "sasrec-text"))
 def test_sasrec_one_history_through_onnxruntime_scores_like_torch(
     fitted: dict[str, Recommender], name: str
 ) -> None:
@@ -185,6 +187,32 @@ def test_sasrec_one_history_through_onnxruntime_scores_like_torch(
         batch = model.score(np.array([0, 1]), [hist, np.array([2])])
         np.testing.assert_allclose(alone[0], batch[0], rtol=1e-4, atol=1e-4)
     assert model._single is not None  # served through onnxruntime, not the torch fallback
+
+
+def test_sasrec_artifact_from_before_the_block_choice_loads_as_prenorm(
+    fitted: dict[str, Recommender], tmp_path: Path
+) -> None:
+    import json
+
+    from shelf.recommend.registry import load
+
+    model = fitted["sasrec-prenorm"]
+    path = model.save(tmp_path / "old")
+    meta = path / "model.json"
+    doc = json.loads(meta.read_text())
+    assert doc["params"].pop("block") == "prenorm"
+    meta.write_text(json.dumps(doc))  # what an artifact written before the choice holds
+    loaded = load(path)
+    assert getattr(loaded, "block", None) == "prenorm"
+    hist = [np.array([0, 3, 1])]
+    np.testing.assert_allclose(
+        loaded.score(np.array([0]), hist), model.score(np.array([0]), hist), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_sasrec_block_must_be_known() -> None:
+    with pytest.raises(ValueError, match="block must be one of"):
+        build("sasrec", **{**FAST_SASREC, "block": "postnorm"}).fit(cycle_data())
 
 
 def test_sasrec_text_keeps_its_onnx_session_when_items_are_added() -> None:

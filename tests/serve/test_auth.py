@@ -326,6 +326,11 @@ def test_http_key_routes(engine: Engine, keyed: dict[Scope, str]) -> None:
         assert "web" in names and new_key not in client.get("/keys", headers=admin).text
         assert client.delete("/keys/web", headers=admin).status_code == 200
         assert client.delete("/keys/web", headers=admin).status_code == 404
+        for days in (True, "7", 0):  # a JSON boolean is not a number of days
+            bad = {"name": "odd", "scope": "search", "expires_days": days}
+            assert client.post("/keys", json=bad, headers=admin).status_code == 422
+        week = {"name": "week", "scope": "search", "expires_days": 7}
+        assert client.post("/keys", json=week, headers=admin).json()["info"]["expires_ms"]
 
 
 def test_the_access_log_names_routes_not_paths(

@@ -89,7 +89,8 @@ class SASRec(Recommender):
     over every item; ``k > 0`` = sampled softmax over the batch's targets plus ``k`` uniform
     items), ``threads`` (torch intra-op
     threads; 1 by default: on a shared 2-core machine two threads ran 3-4x slower than one),
-    ``random_state``.
+    ``random_state``, ``block`` (``"sasrec"``, the paper's block, or ``"prenorm"``;
+    :class:`~shelf.recommend.sasrec_net.SASRecNet`).
     """
 
     name = "sasrec"
@@ -114,7 +115,9 @@ class SASRec(Recommender):
         negatives: int = 256,
         threads: int = 1,
         random_state: int = 42,
+        block: str = "sasrec",
     ) -> None:
+        self.block = block
         self.dim = dim
         self.max_len = max_len
         self.n_layers = n_layers
@@ -139,7 +142,15 @@ class SASRec(Recommender):
 
     def _build(self, n_items: int, seen: np.ndarray, text: np.ndarray | None) -> SASRecNet:
         return SASRecNet(
-            n_items, self.dim, self.max_len, self.n_layers, self.n_heads, self.dropout, text, seen
+            n_items,
+            self.dim,
+            self.max_len,
+            self.n_layers,
+            self.n_heads,
+            self.dropout,
+            text,
+            seen,
+            self.block,
         )
 
     def _fit(self, data: SequenceData, validation: Validation | None) -> None:
@@ -327,8 +338,10 @@ class SASRec(Recommender):
         if self.needs_item_text:
             self.item_text_ = arrays["item_text"]
         torch.set_num_threads(self.threads)
-        self.net_ = self._build(len(self.items_), self.seen_, self._text())
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
+        if any(k.startswith("encoder.") for k in state):
+            self.block = "prenorm"  # an artifact from before the block was a choice
+        self.net_ = self._build(len(self.items_), self.seen_, self._text())
         self.net_.load_state_dict(state)
         self.net_.eval()
         self._cache_table()

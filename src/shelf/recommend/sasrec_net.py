@@ -14,8 +14,41 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 
+BLOCKS = ("sasrec", "prenorm")
+
+
+class SASRecBlock(nn.Module):
+    """The block of the SASRec paper (Kang & McAuley, ICDM 2018): attention queries from the
+    normalised input, keys and values from the raw one; a ReLU feed-forward of width ``dim``;
+    padding zeroed after the block."""
+
+    def __init__(self, dim: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(dim, eps=1e-8)
+        self.attn = nn.MultiheadAttention(dim, n_heads, dropout=dropout, batch_first=True)
+        self.ffn_norm = nn.LayerNorm(dim, eps=1e-8)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, dim),
+            nn.Dropout(dropout),
+            nn.ReLU(),
+            nn.Linear(dim, dim),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor, blocked: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        q = self.attn_norm(x)
+        x = self.attn(q, x, x, attn_mask=blocked, need_weights=False)[0] + x
+        x = self.ffn_norm(x)
+        return (self.ffn(x) + x).masked_fill(pad, 0.0)
+
+
 class SASRecNet(nn.Module):
-    """Causal transformer over item sequences; item table tied between input and output."""
+    """Causal transformer over item sequences; item table tied between input and output.
+
+    ``block="sasrec"`` stacks :class:`SASRecBlock` (embeddings scaled by sqrt(dim), Xavier
+    initialisation, as the paper); ``"prenorm"`` stacks torch's pre-norm encoder layers with a
+    GELU feed-forward of width ``2 dim`` (the network of artifacts written before the choice).
+    """
 
     def __init__(
         self,
@@ -27,21 +60,40 @@ class SASRecNet(nn.Module):
         dropout: float,
         text: np.ndarray | None,
         seen: np.ndarray,
+        block: str = "sasrec",
     ) -> None:
         super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"SASRec block must be one of {BLOCKS}, got {block!r}")
         self.dim = dim
         self.max_len = max_len
         self.n_heads = n_heads
+        self.block = block
         self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
         nn.init.normal_(self.item_emb.weight, std=0.02)
         self.pos_emb = nn.Embedding(max_len, dim)
         nn.init.normal_(self.pos_emb.weight, std=0.02)
         self.drop = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(
-            dim, n_heads, dim * 2, dropout, activation="gelu", batch_first=True, norm_first=True
-        )
-        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(dim)
+        self.scale = 1.0
+        self.blocks = nn.ModuleList()
+        self.encoder: nn.TransformerEncoder | None = None
+        if block == "prenorm":
+            layer = nn.TransformerEncoderLayer(
+                dim, n_heads, dim * 2, dropout, activation="gelu", batch_first=True, norm_first=True
+            )
+            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(dim)
+        else:
+            self.blocks.extend(SASRecBlock(dim, n_heads, dropout) for _ in range(n_layers))
+            self.norm = nn.LayerNorm(dim, eps=1e-8)
+            self.scale = dim**0.5
+            for module in self.modules():
+                if isinstance(module, nn.Linear | nn.Embedding):
+                    nn.init.xavier_normal_(module.weight)
+                if isinstance(module, nn.Linear) and module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            with torch.no_grad():
+                self.item_emb.weight[0].zero_()
         mask = np.concatenate([[0.0], seen.astype(np.float32)])
         self.register_buffer("id_mask", torch.from_numpy(mask.astype(np.float32)))
         self.text_proj: nn.Linear | None = None
@@ -67,7 +119,8 @@ class SASRecNet(nn.Module):
         """:meth:`encode` from the sequences' item representations ``x = table[seqs]``."""
         length = seqs.shape[1]
         positions = torch.arange(self.max_len - length, self.max_len, device=seqs.device)
-        x = self.drop(x + self.pos_emb(positions)[None])
+        pad = (seqs == 0)[..., None]
+        x = self.drop(x * self.scale + self.pos_emb(positions)[None])
         valid = seqs > 0
         # masks from comparing positions (not tril/eye): the same masks, in operators that
         # onnxruntime runs (it has no boolean EyeLike)
@@ -75,8 +128,12 @@ class SASRecNet(nn.Module):
         causal = at[:, None] >= at[None, :]
         allowed = causal[None] & (valid[:, None, :] | (at[:, None] == at[None, :])[None])
         blocked = ~allowed.repeat_interleave(self.n_heads, dim=0)
-        out = self.encoder(x, mask=blocked)
-        return self.norm(out)
+        if self.encoder is not None:
+            return self.norm(self.encoder(x, mask=blocked))
+        x = x.masked_fill(pad, 0.0)
+        for block in self.blocks:
+            x = block(x, blocked, pad)
+        return self.norm(x)
 
 
 class _LastHidden(nn.Module):

@@ -19,7 +19,8 @@ router = APIRouter(tags=["access"])
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true must not pass as 1 day, as the schema says
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     scope: str = Field(pattern=r"^(search|ingest|admin)$")
     expires_days: float | None = Field(default=None, gt=0, le=36_500)
